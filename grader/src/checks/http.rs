@@ -1,0 +1,228 @@
+//! Sending a check's request through the relay and holding the answer to an
+//! expectation.
+
+use super::{Env, Outcome, Problem, clip};
+use crate::spec::{Expect, RequestSpec};
+use crate::wine;
+use serde_json::Value;
+
+/// The most of an answer the grader reads; a longer one fails the check.
+const ANSWER_CAP: usize = 1 << 20;
+
+/// An HTTP answer, read whole (up to the cap).
+pub struct Answer {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends a request; a service that does not answer properly fails the check.
+pub async fn send(env: &Env<'_>, req: &RequestSpec) -> Result<Answer, Problem> {
+    let url = format!("{}{}", env.base, req.path);
+    let method = reqwest::Method::from_bytes(req.method.as_bytes())
+        .map_err(|e| Problem::Error(format!("bad method: {e}")))?;
+    let mut builder = env.http.request(method, &url);
+    if let Some(json) = &req.json {
+        builder = builder.json(json);
+    } else if let Some(raw) = &req.raw {
+        builder = builder
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(raw.clone());
+    } else if let Some(n) = req.wines {
+        builder = builder.json(&wine::body_for(&wine::first(n)));
+    }
+    let response = builder.send().await.map_err(|e| {
+        Problem::Fail(format!(
+            "{} {}: no answer ({})",
+            req.method,
+            req.path,
+            describe(&e)
+        ))
+    })?;
+    let status = response.status().as_u16();
+    let mut body = Vec::new();
+    let mut response = response;
+    loop {
+        let chunk = response.chunk().await.map_err(|e| {
+            Problem::Fail(format!(
+                "{} {}: answer cut off ({})",
+                req.method,
+                req.path,
+                describe(&e)
+            ))
+        })?;
+        let Some(chunk) = chunk else { break };
+        if body.len() + chunk.len() > ANSWER_CAP {
+            return Err(Problem::Fail(format!(
+                "{} {}: the answer is over {} bytes",
+                req.method, req.path, ANSWER_CAP
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Answer { status, body })
+}
+
+/// The innermost cause, which says what went wrong on the wire.
+fn describe(e: &reqwest::Error) -> String {
+    let mut source: &dyn std::error::Error = e;
+    while let Some(next) = source.source() {
+        source = next;
+    }
+    if e.is_timeout() {
+        "timed out".to_string()
+    } else {
+        source.to_string()
+    }
+}
+
+/// Sends `req` and holds the answer to `expect`.
+pub async fn expect(env: &Env<'_>, req: &RequestSpec, expect: &Expect) -> Outcome {
+    let answer = send(env, req).await?;
+    judge(req, expect, &answer)
+}
+
+/// Holds an answer to an expectation; pure, so it is unit-tested without a service.
+pub fn judge(req: &RequestSpec, expect: &Expect, answer: &Answer) -> Outcome {
+    let what = format!("{} {}", req.method, req.path);
+    let body_hint = || clip(&answer.text(), 200);
+    if let Some(status) = expect.status
+        && answer.status != status
+    {
+        return Err(Problem::Fail(format!(
+            "{what}: expected status {status}, got {}; body: {}",
+            answer.status,
+            body_hint()
+        )));
+    }
+    let needs_json = expect.json.is_some()
+        || expect.json_body
+        || !expect.keys.is_empty()
+        || expect.mentions.is_some();
+    if !needs_json {
+        return Ok(());
+    }
+    let Some(json) = answer.json() else {
+        return Err(Problem::Fail(format!(
+            "{what}: the body is not JSON: {}",
+            body_hint()
+        )));
+    };
+    if let Some(want) = &expect.json
+        && &json != want
+    {
+        return Err(Problem::Fail(format!(
+            "{what}: expected the body {want}, got {}",
+            clip(&json.to_string(), 200)
+        )));
+    }
+    for key in &expect.keys {
+        match json.get(key) {
+            Some(Value::String(s)) if !s.trim().is_empty() => {}
+            Some(other) => {
+                return Err(Problem::Fail(format!(
+                    "{what}: \"{key}\" should be a non-empty string, got {}",
+                    clip(&other.to_string(), 80)
+                )));
+            }
+            None => {
+                return Err(Problem::Fail(format!(
+                    "{what}: the body has no \"{key}\": {}",
+                    clip(&json.to_string(), 200)
+                )));
+            }
+        }
+    }
+    if let Some(word) = &expect.mentions
+        && !json
+            .to_string()
+            .to_lowercase()
+            .contains(&word.to_lowercase())
+    {
+        return Err(Problem::Fail(format!(
+            "{what}: the error should name \"{word}\"; got {}",
+            clip(&json.to_string(), 200)
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req() -> RequestSpec {
+        RequestSpec {
+            method: "POST".into(),
+            path: "/predict".into(),
+            json: None,
+            raw: None,
+            wines: None,
+        }
+    }
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer {
+            status,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn fails(r: Outcome) -> String {
+        match r {
+            Err(Problem::Fail(m)) => m,
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn status_and_naming_the_field() {
+        let e = Expect {
+            status: Some(422),
+            mentions: Some("alcohol".into()),
+            ..Default::default()
+        };
+        assert!(
+            judge(
+                &req(),
+                &e,
+                &answer(422, r#"{"error":"bad","field":"inputs[0].alcohol"}"#)
+            )
+            .is_ok()
+        );
+        let m = fails(judge(&req(), &e, &answer(400, "nope")));
+        assert!(m.contains("expected status 422, got 400"), "{m}");
+        let m = fails(judge(&req(), &e, &answer(422, "alcohol is wrong")));
+        assert!(m.contains("not JSON"), "{m}");
+        let m = fails(judge(&req(), &e, &answer(422, r#"{"error":"bad"}"#)));
+        assert!(m.contains("should name \"alcohol\""), "{m}");
+    }
+
+    #[test]
+    fn exact_json_and_keys() {
+        let e = Expect {
+            json: Some(serde_json::json!({"status": "ok"})),
+            ..Default::default()
+        };
+        assert!(judge(&req(), &e, &answer(200, r#"{ "status" : "ok" }"#)).is_ok());
+        assert!(judge(&req(), &e, &answer(200, r#"{"status":"healthy"}"#)).is_err());
+        let k = Expect {
+            keys: vec!["git_revision".into()],
+            ..Default::default()
+        };
+        assert!(judge(&req(), &k, &answer(200, r#"{"git_revision":"abc"}"#)).is_ok());
+        let m = fails(judge(&req(), &k, &answer(200, r#"{"git_revision":""}"#)));
+        assert!(m.contains("non-empty string"), "{m}");
+        let m = fails(judge(&req(), &k, &answer(200, r#"{}"#)));
+        assert!(m.contains("has no \"git_revision\""), "{m}");
+    }
+}

@@ -1,0 +1,78 @@
+//! The checks: each observes the submission in one way and says passed or why not.
+//!
+//! A check returns `Err(Problem::Fail)` for what the submission did wrong (shown
+//! to the student) and `Err(Problem::Error)` when the grader could not run it.
+//! Time limits, ordering and scoring are the runner's business (`run.rs`).
+
+mod http;
+mod image;
+mod openapi;
+mod snapshot;
+mod wine;
+
+pub use image::{ImageFacts, check as image_check};
+
+use crate::spec::{CheckKind, CheckSpec};
+
+/// What a failed check has to say.
+#[derive(Debug)]
+pub enum Problem {
+    /// The submission's fault: the message tells the student what to fix.
+    Fail(String),
+    /// The grader could not run the check.
+    Error(String),
+}
+
+pub type Outcome = Result<(), Problem>;
+
+/// What checks may look at.
+pub struct Env<'a> {
+    pub http: &'a reqwest::Client,
+    /// `http://127.0.0.1:PORT` of the relay into the submission's namespace.
+    pub base: &'a str,
+    pub image: &'a ImageFacts,
+    pub snapshots: &'a std::collections::BTreeMap<String, String>,
+}
+
+/// Runs one check (not `sigterm`, which the runner handles because it stops the
+/// container).
+pub async fn run(check: &CheckSpec, env: &Env<'_>) -> Outcome {
+    match &check.kind {
+        CheckKind::Image(rule) => image::check(rule, env.image),
+        CheckKind::Http {
+            request,
+            also,
+            expect,
+        } => {
+            for req in std::iter::once(request).chain(also) {
+                http::expect(env, req, expect).await?;
+            }
+            Ok(())
+        }
+        CheckKind::Snapshot {
+            request,
+            snapshot,
+            redact,
+        } => snapshot::check(env, request, snapshot, redact).await,
+        CheckKind::WineBatch { size } => wine::batch(env, *size).await,
+        CheckKind::WineAccuracy {
+            rows,
+            seed,
+            min_accuracy,
+        } => wine::accuracy(env, *rows, *seed, *min_accuracy).await,
+        CheckKind::OpenApi { paths } => openapi::check(env, paths).await,
+        CheckKind::Sigterm { .. } => Err(Problem::Error(
+            "sigterm checks are run by the runner, at the end".into(),
+        )),
+    }
+}
+
+/// Shortens text for a message: the start of a long body is what helps.
+pub fn clip(s: &str, max: usize) -> String {
+    let s = s.trim();
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(max).collect::<String>())
+    }
+}

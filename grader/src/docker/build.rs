@@ -1,0 +1,234 @@
+//! Building the submission's image from its Dockerfile.
+//!
+//! The build runs with the network off, memory and CPU limits and a deadline,
+//! and its image is tagged with the hash of the context and build arguments, so
+//! a regrade of the same submission finds it and does not build again. What the
+//! build leaves (intermediate images of a multi-stage build, layers of a failed
+//! build) is removed; only the tagged final image stays, as the cache.
+
+use super::labels;
+use crate::context::BuildContext;
+use bollard::Docker;
+use bollard::query_parameters::{BuildImageOptionsBuilder, RemoveImageOptionsBuilder};
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// Build limits, from the lab's specification.
+pub struct BuildLimits {
+    pub timeout: Duration,
+    pub memory_mb: u64,
+    pub cpus: f64,
+}
+
+/// A built (or cached) image.
+pub struct Built {
+    pub tag: String,
+    pub cached: bool,
+}
+
+/// Why the build failed: the submission's fault, shown to the student.
+#[derive(Debug)]
+pub enum BuildFailure {
+    /// The Dockerfile did not build; the last lines of the log say why.
+    Failed { message: String, log_tail: String },
+    /// The build ran past its deadline.
+    TimedOut { after: Duration, log_tail: String },
+}
+
+/// The image tag for a context and its build arguments.
+pub fn cache_tag(lab: &str, ctx: &BuildContext, args: &BTreeMap<String, String>) -> String {
+    let mut h = Sha256::new();
+    h.update(ctx.sha256.as_bytes());
+    for (k, v) in args {
+        h.update(format!("\0{k}={v}").as_bytes());
+    }
+    format!("mlops-grader/{lab}:{}", &hex::encode(h.finalize())[..20])
+}
+
+/// Builds `ctx` as `tag` unless an image with that tag exists.
+/// The outer `Result` is for engine failures; the inner one is the verdict.
+pub async fn build(
+    docker: &Docker,
+    lab: &str,
+    ctx: &BuildContext,
+    tag: &str,
+    args: &BTreeMap<String, String>,
+    limits: &BuildLimits,
+) -> Result<Result<Built, BuildFailure>, bollard::errors::Error> {
+    if docker.inspect_image(tag).await.is_ok() {
+        return Ok(Ok(Built {
+            tag: tag.to_string(),
+            cached: true,
+        }));
+    }
+    let mut build_labels = labels::for_role("cache", lab);
+    // The cache outlives this process: it has no owner to outlive.
+    build_labels.remove(labels::OWNER);
+    let buildargs: HashMap<String, String> = args.clone().into_iter().collect();
+    let memory = clamp_i32(limits.memory_mb.saturating_mul(1 << 20));
+    let period = 100_000;
+    let options = BuildImageOptionsBuilder::default()
+        .dockerfile("Dockerfile")
+        .t(tag)
+        .rm(true)
+        .forcerm(true)
+        // No layer cache: concurrent builds then share no intermediate image, so
+        // each can remove its own leftovers safely. The tag is the cache.
+        .nocache(true)
+        .networkmode("none")
+        .memory(memory)
+        .memswap(memory)
+        .cpuperiod(period)
+        .cpuquota(clamp_i32((limits.cpus * period as f64) as u64))
+        .buildargs(&buildargs)
+        .labels(&build_labels)
+        .build();
+
+    let result = run(docker, options, ctx.tar.clone(), tag, limits.timeout).await?;
+    Ok(result.map(|_| Built {
+        tag: tag.to_string(),
+        cached: false,
+    }))
+}
+
+/// Runs one build to its end or its deadline and tidies up after it: the
+/// intermediate images of a multi-stage or failed build are removed, and so is
+/// our image when a concurrent build of the same content took the tag first.
+/// Returns the final image's id, or why the build failed.
+pub(crate) async fn run(
+    docker: &Docker,
+    options: bollard::query_parameters::BuildImageOptions,
+    tar: Vec<u8>,
+    tag: &str,
+    timeout: Duration,
+) -> Result<Result<String, BuildFailure>, bollard::errors::Error> {
+    let mut stream = docker.build_image(options, None, Some(bollard::body_full(tar.into())));
+    let mut log = LogTail::default();
+    let mut layers: Vec<String> = Vec::new();
+    let mut error: Option<String> = None;
+    let mut image_id: Option<String> = None;
+
+    let outcome = tokio::time::timeout(timeout, async {
+        while let Some(item) = stream.next().await {
+            let info = item?;
+            if let Some(line) = info.stream.as_deref() {
+                // The classic builder announces each layer as " ---> <id>".
+                if let Some(id) = line.trim().strip_prefix("---> ")
+                    && id.chars().all(|c| c.is_ascii_hexdigit())
+                {
+                    layers.push(id.to_string());
+                }
+                log.push(line);
+            }
+            if let Some(id) = info.aux.and_then(|aux| aux.id) {
+                image_id = Some(id);
+            }
+            if let Some(e) = info.error_detail.and_then(|d| d.message) {
+                error = Some(e);
+            }
+        }
+        Ok::<(), bollard::errors::Error>(())
+    })
+    .await;
+    drop(stream); // closing the connection cancels a build that is still running
+
+    let result = match outcome {
+        Err(_) => Err(BuildFailure::TimedOut {
+            after: timeout,
+            log_tail: log.text(),
+        }),
+        Ok(Err(e)) => match build_error_message(&e) {
+            // The engine refused the build itself (a bad Dockerfile): the submission's fault.
+            Some(message) => Err(BuildFailure::Failed {
+                message,
+                log_tail: log.text(),
+            }),
+            None => return Err(e),
+        },
+        Ok(Ok(())) => match error {
+            Some(message) => Err(BuildFailure::Failed {
+                message: message.trim().to_string(),
+                log_tail: log.text(),
+            }),
+            None => match docker.inspect_image(tag).await {
+                Ok(tagged) => Ok(tagged.id.unwrap_or_default()),
+                Err(e) => return Err(e),
+            },
+        },
+    };
+    if let (Ok(kept), Some(ours)) = (&result, &image_id)
+        && kept != ours
+    {
+        layers.push(ours.clone());
+    }
+    // Intermediate images are parents of the final one or leftovers of another
+    // stage or of a failed step; removing them by id never touches the kept image.
+    remove_layers(docker, &layers, result.as_ref().ok().map(String::as_str)).await;
+    Ok(result)
+}
+
+/// An engine answer that describes a bad Dockerfile rather than a broken engine.
+fn build_error_message(e: &bollard::errors::Error) -> Option<String> {
+    match e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message,
+        } if (400..500).contains(status_code) || message.contains("dockerfile") => {
+            Some(message.trim().to_string())
+        }
+        bollard::errors::Error::DockerStreamError { error } => Some(error.trim().to_string()),
+        _ => None,
+    }
+}
+
+async fn remove_layers(docker: &Docker, layers: &[String], keep_id: Option<&str>) {
+    let options = RemoveImageOptionsBuilder::default().noprune(true).build();
+    for id in layers.iter().rev() {
+        let short = id.trim_start_matches("sha256:");
+        if keep_id.is_some_and(|k| k.trim_start_matches("sha256:").starts_with(short)) {
+            continue;
+        }
+        // A tagged image is never a leftover: it is a base image (the "--->" after
+        // FROM names it) or someone's kept image.
+        match docker.inspect_image(id).await {
+            Ok(image) if image.repo_tags.as_ref().is_none_or(|t| t.is_empty()) => {}
+            _ => continue,
+        }
+        // A layer still used by the kept image (or by another image) is refused by
+        // the engine: that is the wanted outcome, so the error is ignored.
+        let _ = docker.remove_image(id, Some(options.clone()), None).await;
+    }
+}
+
+fn clamp_i32(v: u64) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+/// The last lines of the build output, for the student to read.
+#[derive(Default)]
+struct LogTail {
+    lines: std::collections::VecDeque<String>,
+}
+
+impl LogTail {
+    const KEEP: usize = 30;
+
+    fn push(&mut self, chunk: &str) {
+        for line in chunk.lines() {
+            let line = line.trim_end();
+            if line.is_empty() {
+                continue;
+            }
+            if self.lines.len() == Self::KEEP {
+                self.lines.pop_front();
+            }
+            self.lines.push_back(line.chars().take(400).collect());
+        }
+    }
+
+    fn text(&self) -> String {
+        self.lines.iter().cloned().collect::<Vec<_>>().join("\n")
+    }
+}

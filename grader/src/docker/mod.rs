@@ -1,0 +1,32 @@
+//! Everything that talks to the Docker Engine: connecting, labels, building the
+//! submission's image, the sandbox it runs in, the probe that reaches it, and the
+//! sweep that removes what a crashed run left behind.
+
+pub mod build;
+pub mod labels;
+pub mod output;
+pub mod probe;
+pub mod sandbox;
+pub mod sweep;
+
+use bollard::Docker;
+
+/// Connects to the local engine and agrees on an API version with it (the engine
+/// here may be older than the client: Debian's 20.10 speaks API 1.41).
+pub async fn connect() -> Result<Docker, bollard::errors::Error> {
+    let docker = Docker::connect_with_local_defaults()?;
+    let docker = docker.negotiate_version().await?;
+    docker.ping().await?;
+    Ok(docker)
+}
+
+/// True for the "no such container/image" answers that teardown may meet.
+pub fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}

@@ -1,0 +1,363 @@
+//! The probe: how the grader reaches a submission that has no network.
+//!
+//! The submission runs with `network_mode: none`, so it has a loopback interface
+//! and nothing else: it cannot reach the outside, the host or another submission.
+//! The probe is a second container, of the grader's own tiny `grader-probe`
+//! program, that joins the submission's network namespace
+//! (`network_mode: container:<id>`) and is as locked down as the submission.
+//!
+//! The grader never trusts the probe's word for a result: each TCP connection
+//! that the grader's HTTP client opens to a local relay port becomes one
+//! `docker exec grader-probe relay PORT`, whose stdin and stdout carry the bytes.
+//! So the checks use an ordinary reqwest client, and the judge stays outside.
+//!
+//! The probe image is made from the probe executable and, if it is dynamically
+//! linked, the shared libraries this process has loaded (a superset of what a
+//! standard-library-only program needs), run through the dynamic loader.
+
+use super::labels;
+use super::sandbox;
+use bollard::Docker;
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::models::ContainerCreateBody;
+use bollard::query_parameters::{BuildImageOptionsBuilder, CreateContainerOptionsBuilder};
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// A probe image ready to run.
+#[derive(Clone)]
+pub struct ProbeImage {
+    pub tag: String,
+    /// How to start the probe program inside the image (loader and program).
+    pub argv: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error(
+        "the grader's probe program is missing at {0} (reinstall the grader, or set GRADER_PROBE)"
+    )]
+    Missing(PathBuf),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("building the probe image failed: {0}")]
+    Build(String),
+    #[error(transparent)]
+    Docker(#[from] bollard::errors::Error),
+}
+
+/// Where the probe program is: `GRADER_PROBE`, else beside the running executable.
+pub fn locate() -> PathBuf {
+    if let Some(p) = std::env::var_os("GRADER_PROBE") {
+        return PathBuf::from(p);
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join("grader-probe")))
+        .unwrap_or_else(|| PathBuf::from("grader-probe"))
+}
+
+/// Builds (once per probe binary) the probe image.
+pub async fn image(docker: &Docker, exe: &Path) -> Result<ProbeImage, ProbeError> {
+    let program = std::fs::read(exe).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            ProbeError::Missing(exe.to_path_buf())
+        } else {
+            ProbeError::Read {
+                path: exe.display().to_string(),
+                source,
+            }
+        }
+    })?;
+    let libs = if is_dynamic(&program) {
+        loaded_libraries()
+    } else {
+        Vec::new()
+    };
+    let loader = libs
+        .iter()
+        .find(|p| file_name(p).starts_with("ld-linux") || file_name(p).starts_with("ld-musl"))
+        .cloned();
+
+    let mut files: Vec<(String, Vec<u8>, u32)> = vec![("grader-probe".into(), program, 0o755)];
+    for lib in &libs {
+        let data = std::fs::read(lib).map_err(|source| ProbeError::Read {
+            path: lib.display().to_string(),
+            source,
+        })?;
+        files.push((format!("lib/{}", file_name(lib)), data, 0o755));
+    }
+    let argv: Vec<String> = match &loader {
+        Some(l) => vec![
+            format!("/lib/{}", file_name(l)),
+            "--library-path".into(),
+            "/lib".into(),
+            "/grader-probe".into(),
+        ],
+        None => vec!["/grader-probe".into()],
+    };
+    let dockerfile = "FROM scratch\nCOPY . /\n";
+    files.push(("Dockerfile".into(), dockerfile.as_bytes().to_vec(), 0o644));
+
+    let mut h = Sha256::new();
+    for (name, data, _) in &files {
+        h.update(name.as_bytes());
+        h.update(Sha256::digest(data));
+    }
+    let tag = format!("mlops-grader/probe:{}", &hex::encode(h.finalize())[..20]);
+    let probe = ProbeImage { tag, argv };
+    if docker.inspect_image(&probe.tag).await.is_ok() {
+        return Ok(probe);
+    }
+
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, data, mode) in &files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(*mode);
+        header.set_mtime(0);
+        builder
+            .append_data(&mut header, name, data.as_slice())
+            .map_err(|source| ProbeError::Read {
+                path: name.clone(),
+                source,
+            })?;
+    }
+    let tar = builder.into_inner().map_err(|source| ProbeError::Read {
+        path: "<tar>".into(),
+        source,
+    })?;
+    let mut image_labels = labels::for_role("probe-image", "-");
+    image_labels.remove(labels::OWNER);
+    let options = BuildImageOptionsBuilder::default()
+        .t(&probe.tag)
+        .rm(true)
+        .forcerm(true)
+        .nocache(true)
+        .networkmode("none")
+        .labels(&image_labels)
+        .build();
+    let built =
+        super::build::run(docker, options, tar, &probe.tag, Duration::from_secs(120)).await?;
+    if let Err(failure) = built {
+        return Err(ProbeError::Build(format!("{failure:?}")));
+    }
+    Ok(probe)
+}
+
+/// The probe container's configuration: joined to `target`'s network namespace.
+pub fn container(probe: &ProbeImage, target_id: &str, lab: &str) -> ContainerCreateBody {
+    let mut cmd = probe.argv.clone();
+    cmd.push("idle".into());
+    ContainerCreateBody {
+        image: Some(probe.tag.clone()),
+        entrypoint: Some(cmd),
+        user: Some(sandbox::USER.to_string()),
+        labels: Some(labels::for_role("probe", lab)),
+        host_config: Some(bollard::models::HostConfig {
+            network_mode: Some(format!("container:{target_id}")),
+            ..sandbox::locked_down(64, 0.5, 32)
+        }),
+        ..Default::default()
+    }
+}
+
+/// Creates and starts the probe container; returns its id.
+pub async fn start(
+    docker: &Docker,
+    probe: &ProbeImage,
+    target_id: &str,
+    lab: &str,
+) -> Result<String, bollard::errors::Error> {
+    let name = format!("grader-probe-{}", &target_id[..12.min(target_id.len())]);
+    let opts = CreateContainerOptionsBuilder::default().name(&name).build();
+    let created = docker
+        .create_container(Some(opts), container(probe, target_id, lab))
+        .await?;
+    docker.start_container(&created.id, None).await?;
+    Ok(created.id)
+}
+
+/// Runs a probe command and returns its stdout (at most `cap` bytes) and exit code.
+pub async fn run(
+    docker: &Docker,
+    probe_id: &str,
+    probe: &ProbeImage,
+    args: &[&str],
+    cap: usize,
+) -> Result<(Vec<u8>, Option<i64>), bollard::errors::Error> {
+    let mut cmd = probe.argv.clone();
+    cmd.extend(args.iter().map(|a| a.to_string()));
+    let exec = docker
+        .create_exec(
+            probe_id,
+            CreateExecOptions {
+                cmd: Some(cmd),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            },
+        )
+        .await?;
+    let mut out = Vec::new();
+    if let StartExecResults::Attached { mut output, .. } = docker.start_exec(&exec.id, None).await?
+    {
+        while let Some(frame) = output.next().await {
+            if let bollard::container::LogOutput::StdOut { message } = frame? {
+                let room = cap.saturating_sub(out.len());
+                out.extend_from_slice(&message[..message.len().min(room)]);
+            }
+        }
+    }
+    let code = docker.inspect_exec(&exec.id).await?.exit_code;
+    Ok((out, code))
+}
+
+/// A local TCP port whose connections are carried into the submission's network
+/// namespace by the probe. Dropping it stops accepting.
+pub struct Relay {
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Relay {
+    /// Listens on 127.0.0.1 (never on another address) and relays each connection
+    /// to `port` inside the submission's namespace.
+    pub async fn start(
+        docker: Docker,
+        probe_id: String,
+        probe: ProbeImage,
+        port: u16,
+    ) -> std::io::Result<Relay> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            while let Ok((sock, _)) = listener.accept().await {
+                let (docker, probe_id, probe) = (docker.clone(), probe_id.clone(), probe.clone());
+                conns.spawn(async move {
+                    if let Err(e) = carry(&docker, &probe_id, &probe, port, sock).await {
+                        tracing::debug!("relay connection ended: {e}");
+                    }
+                });
+            }
+        });
+        Ok(Relay { addr, task })
+    }
+}
+
+/// Carries one connection through one `grader-probe relay` exec.
+async fn carry(
+    docker: &Docker,
+    probe_id: &str,
+    probe: &ProbeImage,
+    port: u16,
+    sock: tokio::net::TcpStream,
+) -> Result<(), bollard::errors::Error> {
+    let mut cmd = probe.argv.clone();
+    cmd.extend(["relay".to_string(), port.to_string()]);
+    let exec = docker
+        .create_exec(
+            probe_id,
+            CreateExecOptions {
+                cmd: Some(cmd),
+                attach_stdin: Some(true),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            },
+        )
+        .await?;
+    let StartExecResults::Attached {
+        mut output,
+        mut input,
+    } = docker.start_exec(&exec.id, None).await?
+    else {
+        return Ok(());
+    };
+    let (mut rd, mut wr) = sock.into_split();
+    let up = async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match rd.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if input.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                    let _ = input.flush().await;
+                }
+            }
+        }
+        let _ = input.shutdown().await;
+    };
+    let down = async move {
+        while let Some(Ok(frame)) = output.next().await {
+            if let bollard::container::LogOutput::StdOut { message } = frame
+                && wr.write_all(&message).await.is_err()
+            {
+                break;
+            }
+        }
+        let _ = wr.shutdown().await;
+    };
+    // When the service's answer ends, the request side is finished too.
+    tokio::select! {
+        _ = down => {}
+        _ = async { up.await; std::future::pending::<()>().await } => {}
+    }
+    Ok(())
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Whether an executable asks for a dynamic loader (has a PT_INTERP header).
+fn is_dynamic(data: &[u8]) -> bool {
+    use object::read::elf::{FileHeader, ProgramHeader};
+    let Ok(header) = object::elf::FileHeader64::<object::Endianness>::parse(data) else {
+        return false;
+    };
+    let Ok(endian) = header.endian() else {
+        return false;
+    };
+    header
+        .program_headers(endian, data)
+        .map(|phs| {
+            phs.iter()
+                .any(|ph| ph.p_type(endian) == object::elf::PT_INTERP)
+        })
+        .unwrap_or(false)
+}
+
+/// The shared objects mapped into this process, from /proc/self/maps.
+fn loaded_libraries() -> Vec<PathBuf> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let mut libs: Vec<PathBuf> = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .filter(|p| p.starts_with('/') && p.contains(".so"))
+        .map(PathBuf::from)
+        .collect();
+    libs.sort();
+    libs.dedup();
+    libs
+}

@@ -1,0 +1,126 @@
+//! The sandbox a submission runs in.
+//!
+//! Whatever the image says, the container runs as an unprivileged user with no
+//! capabilities, no new privileges, a read-only root with a small noexec /tmp,
+//! memory without swap, a CPU and process cap, file-size and open-file limits, an
+//! init that reaps zombies, capped logs, and no network at all. The grader reaches
+//! the service only through its probe, which joins the container's network
+//! namespace (see `probe.rs`): nothing is published on the host, no bridge joins the
+//! container to the host or to another submission.
+
+use super::labels;
+use crate::spec::ContainerSpec;
+use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
+use std::collections::HashMap;
+
+/// The user every submission runs as.
+pub const USER: &str = "10001:10001";
+
+/// The container configuration for a submission's image.
+///
+/// `image_volumes` are the VOLUMEs the image declares: each gets a small tmpfs so
+/// the engine makes no anonymous volume (which would be writable, unbounded and
+/// left behind).
+pub fn submission(
+    image: &str,
+    lab: &str,
+    spec: &ContainerSpec,
+    image_volumes: &[String],
+) -> ContainerCreateBody {
+    let mut env: Vec<String> = vec![format!("PORT={}", spec.port)];
+    env.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
+
+    let mut tmpfs = HashMap::from([(
+        "/tmp".to_string(),
+        "rw,noexec,nosuid,nodev,size=64m".to_string(),
+    )]);
+    for v in image_volumes {
+        tmpfs
+            .entry(v.clone())
+            .or_insert_with(|| "rw,noexec,nosuid,nodev,size=16m".to_string());
+    }
+
+    ContainerCreateBody {
+        image: Some(image.to_string()),
+        user: Some(USER.to_string()),
+        env: Some(env),
+        labels: Some(labels::for_role("submission", lab)),
+        // The image may declare another stop signal; the contract is SIGTERM.
+        stop_signal: Some("SIGTERM".to_string()),
+        // The image's HEALTHCHECK is ignored: the grader probes readiness itself.
+        healthcheck: Some(bollard::models::HealthConfig {
+            test: Some(vec!["NONE".to_string()]),
+            ..Default::default()
+        }),
+        network_disabled: Some(false),
+        host_config: Some(HostConfig {
+            network_mode: Some("none".to_string()),
+            tmpfs: Some(tmpfs),
+            ..locked_down(spec.memory_mb, spec.cpus, spec.pids)
+        }),
+        ..Default::default()
+    }
+}
+
+/// The host configuration shared by the submission and the probe.
+pub fn locked_down(memory_mb: u64, cpus: f64, pids: i64) -> HostConfig {
+    let memory = (memory_mb as i64).saturating_mul(1 << 20);
+    HostConfig {
+        memory: Some(memory),
+        // Equal to memory: no swap, so a memory hog meets the OOM killer at once.
+        memory_swap: Some(memory),
+        nano_cpus: Some((cpus * 1e9) as i64),
+        pids_limit: Some(pids),
+        ulimits: Some(vec![
+            ulimit("nofile", 1024),
+            ulimit("fsize", 64 << 20),
+            ulimit("core", 0),
+        ]),
+        cap_drop: Some(vec!["ALL".to_string()]),
+        security_opt: Some(vec!["no-new-privileges:true".to_string()]),
+        privileged: Some(false),
+        readonly_rootfs: Some(true),
+        init: Some(true),
+        log_config: Some(HostConfigLogConfig {
+            typ: Some("json-file".to_string()),
+            config: Some(HashMap::from([
+                ("max-size".to_string(), "1m".to_string()),
+                ("max-file".to_string(), "1".to_string()),
+            ])),
+        }),
+        ..Default::default()
+    }
+}
+
+fn ulimit(name: &str, value: i64) -> ResourcesUlimits {
+    ResourcesUlimits {
+        name: Some(name.to_string()),
+        soft: Some(value),
+        hard: Some(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sandbox_overrides_what_the_image_asks_for() {
+        let spec = crate::spec::embedded_lab("week08")
+            .expect("known")
+            .expect("valid")
+            .container;
+        let body = submission("img", "week08", &spec, &["/data".to_string()]);
+        assert_eq!(body.user.as_deref(), Some(USER));
+        assert_eq!(body.stop_signal.as_deref(), Some("SIGTERM"));
+        let host = body.host_config.expect("host config");
+        assert_eq!(host.network_mode.as_deref(), Some("none"));
+        assert_eq!(host.memory, host.memory_swap);
+        assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(host.readonly_rootfs, Some(true));
+        assert!(host.port_bindings.is_none() && host.binds.is_none());
+        let tmpfs = host.tmpfs.expect("tmpfs");
+        assert!(tmpfs["/tmp"].contains("noexec"));
+        assert!(tmpfs.contains_key("/data"), "declared volumes become tmpfs");
+    }
+}

@@ -1,0 +1,81 @@
+//! Removing what the grader made: its own containers after each grade, and at
+//! start-up whatever a crashed or killed run left behind.
+
+use super::labels;
+use bollard::Docker;
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListImagesOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveImageOptionsBuilder,
+};
+use std::collections::HashMap;
+
+/// Force-removes a container and its anonymous volumes; a missing one is fine.
+pub async fn remove_container(docker: &Docker, id: &str) -> Result<(), bollard::errors::Error> {
+    let opts = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
+    match docker.remove_container(id, Some(opts)).await {
+        Err(e) if !super::is_not_found(&e) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Removes grader containers whose owning process is gone; returns how many.
+pub async fn sweep_orphans(docker: &Docker) -> Result<usize, bollard::errors::Error> {
+    let filters = HashMap::from([("label", vec![format!("{}=true", labels::GRADER)])]);
+    let opts = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let mut removed = 0;
+    for c in docker.list_containers(Some(opts)).await? {
+        let owner = c
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(labels::OWNER))
+            .cloned()
+            .unwrap_or_default();
+        if labels::owner_is_gone(&owner)
+            && let Some(id) = c.id
+        {
+            // Another grader may be sweeping the same orphan: best effort.
+            match remove_container(docker, &id).await {
+                Ok(()) => removed += 1,
+                Err(e) => tracing::debug!("sweeping {id}: {e}"),
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// Counts the grader's containers that belong to this process (for tests).
+pub async fn own_containers(docker: &Docker) -> Result<usize, bollard::errors::Error> {
+    let filters = HashMap::from([(
+        "label",
+        vec![format!("{}={}", labels::OWNER, labels::owner())],
+    )]);
+    let opts = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    Ok(docker.list_containers(Some(opts)).await?.len())
+}
+
+/// Removes the grader's cached images (submission builds and probe images).
+pub async fn remove_cached_images(docker: &Docker) -> Result<usize, bollard::errors::Error> {
+    let filters = HashMap::from([("label", vec![format!("{}=true", labels::GRADER)])]);
+    let opts = ListImagesOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    let mut removed = 0;
+    for image in docker.list_images(Some(opts)).await? {
+        let rm = RemoveImageOptionsBuilder::default().force(true).build();
+        match docker.remove_image(&image.id, Some(rm), None).await {
+            Ok(_) => removed += 1,
+            Err(e) if super::is_not_found(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
+}

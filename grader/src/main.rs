@@ -1,0 +1,263 @@
+//! `grader`: the command line over the grader library.
+//!
+//! Exit codes: 0 when the submission was graded (whatever the score), 2 for bad
+//! usage or input (unknown lab, unreadable path, malformed specification), 3 when
+//! grading itself failed (Docker unreachable, the probe could not be built),
+//! 130 when interrupted.
+
+use clap::{Parser, Subcommand};
+use grader::docker::{self, probe, sweep};
+use grader::spec::{self, LabSpec};
+use grader::{Audience, GradeRequest, report};
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "grader",
+    version,
+    about = "Builds, runs and scores MLOps course lab submissions"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Grade one submission and print its score table.
+    Grade {
+        /// A lab id (see `grader labs`) or a folder holding a lab.toml.
+        lab: String,
+        /// The submission folder (with its Dockerfile at the top).
+        submission: PathBuf,
+        /// Who the report is for; students never see hidden checks.
+        #[arg(long, value_enum, default_value = "student")]
+        audience: Audience,
+        /// A build argument for the Dockerfile, KEY=VALUE (repeatable).
+        #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = parse_build_arg)]
+        build_args: Vec<(String, String)>,
+        /// Also write the JSON report to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Also append a Markdown summary to this file (e.g. $GITHUB_STEP_SUMMARY).
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
+        /// Print the JSON report instead of the table.
+        #[arg(long)]
+        print_json: bool,
+    },
+    /// List the labs this grader knows.
+    Labs,
+    /// Check a lab specification and print its rubric.
+    Check {
+        /// A lab id or a folder holding a lab.toml.
+        lab: String,
+    },
+    /// Print a lab's rubric as the Markdown table the book includes.
+    Rubric {
+        /// A lab id or a folder holding a lab.toml.
+        lab: String,
+    },
+    /// Remove the grader's cached images and any container a crashed run left.
+    Clean,
+}
+
+fn parse_build_arg(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("\"{s}\" is not KEY=VALUE")),
+    }
+}
+
+/// A failure with its exit code and one line to print.
+struct Exit(u8, String);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("GRADER_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("grader: cannot start: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Exit(code, message)) => {
+            eprintln!("grader: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Exit> {
+    match cli.command {
+        Command::Labs => {
+            for id in spec::embedded_labs() {
+                let lab = load_lab(id)?;
+                println!(
+                    "{id}  week {:>2}  {}  ({} points)",
+                    lab.week,
+                    lab.title,
+                    lab.max_points()
+                );
+            }
+            Ok(())
+        }
+        Command::Check { lab } => {
+            let lab = load_lab(&lab)?;
+            println!(
+                "{}: {} (week {}), {} points",
+                lab.id,
+                lab.title,
+                lab.week,
+                lab.max_points()
+            );
+            for c in &lab.checks {
+                let hidden = if c.visibility == spec::Visibility::Hidden {
+                    " (hidden)"
+                } else {
+                    ""
+                };
+                println!("  {:<28} {:>3}  {}{hidden}", c.id, c.points, c.title);
+            }
+            Ok(())
+        }
+        Command::Rubric { lab } => {
+            print!("{}", report::rubric_markdown(&load_lab(&lab)?));
+            Ok(())
+        }
+        Command::Clean => {
+            let docker = connect().await?;
+            let containers = sweep::sweep_orphans(&docker).await.map_err(grading)?;
+            let images = sweep::remove_cached_images(&docker)
+                .await
+                .map_err(grading)?;
+            println!("removed {containers} container(s) and {images} image(s)");
+            Ok(())
+        }
+        Command::Grade {
+            lab,
+            submission,
+            audience,
+            build_args,
+            json,
+            markdown,
+            print_json,
+        } => {
+            let lab = load_lab(&lab)?;
+            let meta = std::fs::metadata(&submission).map_err(|e| {
+                Exit(
+                    2,
+                    format!("cannot read the submission {}: {e}", submission.display()),
+                )
+            })?;
+            if !meta.is_dir() {
+                return Err(Exit(
+                    2,
+                    format!("the submission {} is not a folder", submission.display()),
+                ));
+            }
+            let docker = connect().await?;
+            let request = GradeRequest {
+                lab,
+                submission,
+                build_args: build_args.into_iter().collect::<BTreeMap<_, _>>(),
+                audience,
+                probe_exe: probe::locate(),
+            };
+            let graded = tokio::select! {
+                r = grader::grade(&docker, &request) => r,
+                _ = tokio::signal::ctrl_c() => {
+                    // Leave nothing behind: this process's containers go now.
+                    let _ = sweep_own(&docker).await;
+                    return Err(Exit(130, "interrupted; removed this run's containers".into()));
+                }
+            };
+            let report = graded.map_err(|e| Exit(3, format!("grading failed: {e}")))?;
+            if let Some(path) = &json {
+                write(path, &report::json(&report), false)?;
+            }
+            if let Some(path) = &markdown {
+                write(path, &report::markdown(&report), true)?;
+            }
+            if print_json {
+                println!("{}", report::json(&report));
+            } else {
+                let colour =
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+                print!("{}", report::table(&report, colour));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// An embedded lab by id, or a lab folder on disk.
+fn load_lab(name: &str) -> Result<LabSpec, Exit> {
+    let path = Path::new(name);
+    if path.join("lab.toml").is_file() {
+        return LabSpec::from_dir(path).map_err(|e| Exit(2, e.to_string()));
+    }
+    match spec::embedded_lab(name) {
+        Some(lab) => lab.map_err(|e| Exit(2, e.to_string())),
+        None => Err(Exit(
+            2,
+            format!(
+                "unknown lab \"{name}\" (known: {}; or give a folder holding a lab.toml)",
+                spec::embedded_labs().collect::<Vec<_>>().join(", ")
+            ),
+        )),
+    }
+}
+
+async fn connect() -> Result<bollard::Docker, Exit> {
+    docker::connect()
+        .await
+        .map_err(|e| Exit(3, format!("cannot reach the Docker engine: {e}")))
+}
+
+fn grading(e: bollard::errors::Error) -> Exit {
+    Exit(3, format!("Docker: {e}"))
+}
+
+async fn sweep_own(docker: &bollard::Docker) -> Result<(), bollard::errors::Error> {
+    use bollard::query_parameters::ListContainersOptionsBuilder;
+    let filters = std::collections::HashMap::from([(
+        "label",
+        vec![format!(
+            "{}={}",
+            docker::labels::OWNER,
+            docker::labels::owner()
+        )],
+    )]);
+    let opts = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    for c in docker.list_containers(Some(opts)).await? {
+        if let Some(id) = c.id {
+            sweep::remove_container(docker, &id).await?;
+        }
+    }
+    Ok(())
+}
+
+fn write(path: &Path, text: &str, append: bool) -> Result<(), Exit> {
+    use std::io::Write;
+    let result = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()));
+    result.map_err(|e| Exit(2, format!("cannot write {}: {e}", path.display())))
+}

@@ -1,0 +1,574 @@
+//! One grade, start to end: pack, build, run, wait until ready, check, score,
+//! tear down. Every phase is timed; teardown happens whatever went before.
+
+use crate::checks::{self, Env, ImageFacts, Problem};
+use crate::context;
+use crate::docker::build::{self, BuildFailure, BuildLimits};
+use crate::docker::output::Capture;
+use crate::docker::{probe, sandbox, sweep};
+use crate::result::*;
+use crate::spec::{CheckKind, CheckSpec, LabSpec, Visibility};
+use bollard::Docker;
+use bollard::query_parameters::{CreateContainerOptionsBuilder, StopContainerOptionsBuilder};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// What to grade and how.
+pub struct GradeRequest {
+    pub lab: LabSpec,
+    pub submission: PathBuf,
+    pub build_args: BTreeMap<String, String>,
+    pub audience: Audience,
+    /// The `grader-probe` executable to package into the probe image.
+    pub probe_exe: PathBuf,
+}
+
+/// A failure of grading itself (not of the submission): the engine broke, the
+/// probe could not be made. The submission gets no verdict from such a run.
+#[derive(Debug, thiserror::Error)]
+pub enum GradeError {
+    #[error("Docker: {0}")]
+    Docker(#[from] bollard::errors::Error),
+    #[error(transparent)]
+    Probe(#[from] probe::ProbeError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Grades one submission.
+pub async fn grade(docker: &Docker, req: &GradeRequest) -> Result<Report, GradeError> {
+    let started = Instant::now();
+    let lab = &req.lab;
+    let checks: Vec<&CheckSpec> = lab
+        .checks
+        .iter()
+        .filter(|c| req.audience == Audience::Instructor || c.visibility == Visibility::Visible)
+        .collect();
+    let mut report = empty_report(req, &checks);
+    sweep::sweep_orphans(docker).await?;
+
+    // Build.
+    let t = Instant::now();
+    let built = match context::pack(&req.submission, lab.build.context_limit_mb) {
+        Err(e) => Err(BuildFailure::Failed {
+            message: e.to_string(),
+            log_tail: String::new(),
+        }),
+        Ok(ctx) => {
+            report.submission.context_sha256 = Some(ctx.sha256.clone());
+            let tag = build::cache_tag(&lab.id, &ctx, &req.build_args);
+            let limits = BuildLimits {
+                timeout: Duration::from_secs(lab.build.timeout_secs),
+                memory_mb: lab.build.memory_mb,
+                cpus: lab.build.cpus,
+            };
+            build::build(docker, &lab.id, &ctx, &tag, &req.build_args, &limits).await?
+        }
+    };
+    report.timings.build_ms = ms(t);
+    let built = match built {
+        Ok(b) => b,
+        Err(failure) => {
+            let (detail, tail) = match failure {
+                BuildFailure::Failed { message, log_tail } => (message, log_tail),
+                BuildFailure::TimedOut { after, log_tail } => (
+                    format!("the build did not finish within {} s", after.as_secs()),
+                    log_tail,
+                ),
+            };
+            report.container.verdict = ContainerVerdict::BuildFailed;
+            report.container.detail = Some(detail.clone());
+            report.container.log_excerpt = tail.lines().map(str::to_string).collect();
+            fail_all(
+                &mut report,
+                &format!("not run: the image did not build ({detail})"),
+            );
+            return Ok(finish(report, started));
+        }
+    };
+    report.container.cached_image = built.cached;
+    let inspect = docker.inspect_image(&built.tag).await?;
+    let facts = ImageFacts::from(&inspect);
+
+    // Start the submission, then the probe in its network namespace.
+    let t = Instant::now();
+    let name = format!(
+        "grader-{}-{}",
+        lab.id,
+        &report.submission.context_sha256.as_deref().unwrap_or("x")[..12]
+    );
+    let opts = CreateContainerOptionsBuilder::default()
+        .name(&unique(&name))
+        .build();
+    let body = sandbox::submission(&built.tag, &lab.id, &lab.container, &facts.volumes);
+    let id = docker.create_container(Some(opts), body).await?.id;
+    let mut probe_id: Option<String> = None;
+    let mut capture = None;
+    let outcome = async {
+        capture = Some(Capture::attach(docker, &id).await?);
+        docker.start_container(&id, None).await?;
+        let image = probe::image(docker, &req.probe_exe).await?;
+        let pid = match probe::start(docker, &image, &id, &lab.id).await {
+            Ok(pid) => pid,
+            // The probe cannot join a container that has already stopped: that is
+            // the submission's fate, not a failure of grading.
+            Err(e) => match fate(docker, &id).await? {
+                (Some(verdict), code, oom) => {
+                    stopped_before_ready(&mut report, &checks, &facts, (verdict, code, oom));
+                    return Ok(());
+                }
+                _ => return Err(e.into()),
+            },
+        };
+        probe_id = Some(pid.clone());
+        report.timings.start_ms = ms(t);
+        run_checks(docker, req, &checks, &id, &pid, image, &facts, &mut report).await
+    }
+    .await;
+
+    // Teardown, whatever happened.
+    let t = Instant::now();
+    if let Some(pid) = &probe_id {
+        sweep::remove_container(docker, pid).await?;
+    }
+    sweep::remove_container(docker, &id).await?;
+    if let Some(capture) = capture {
+        let out = capture.finish();
+        report.container.output_over_cap = out.bytes > lab.container.log_cap_bytes;
+        report.container.log_excerpt = out.excerpt();
+    }
+    report.timings.teardown_ms = ms(t);
+    outcome?;
+    Ok(finish(report, started))
+}
+
+/// Waits until ready, runs the checks in order, then the SIGTERM check, and
+/// records the container's fate.
+#[allow(clippy::too_many_arguments)]
+async fn run_checks(
+    docker: &Docker,
+    req: &GradeRequest,
+    checks: &[&CheckSpec],
+    id: &str,
+    probe_id: &str,
+    image: probe::ProbeImage,
+    facts: &ImageFacts,
+    report: &mut Report,
+) -> Result<(), GradeError> {
+    let lab = &req.lab;
+    let deadline = Instant::now() + Duration::from_secs(lab.container.run_timeout_secs);
+    let relay = probe::Relay::start(
+        docker.clone(),
+        probe_id.to_string(),
+        image.clone(),
+        lab.container.port,
+    )
+    .await
+    .map_err(|e| GradeError::Other(format!("cannot open the relay port: {e}")))?;
+    let base = format!("http://{}", relay.addr);
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        // A fresh connection for every request: a service that closes a connection
+        // after an error answer (a 413, say) must not fail the next check with it.
+        .pool_max_idle_per_host(0)
+        .build()
+        .map_err(|e| GradeError::Other(format!("HTTP client: {e}")))?;
+
+    // Ready?
+    let t = Instant::now();
+    let ready = wait_ready(docker, id, probe_id, &image, &http, &base, lab).await?;
+    report.timings.ready_ms = ms(t);
+
+    let env = Env {
+        http: &http,
+        base: &base,
+        image: facts,
+        snapshots: &lab.snapshots,
+    };
+    let t = Instant::now();
+    // Why container checks are not run, once that is known.
+    let mut stopped: Option<String> = match &ready {
+        Ready::Yes => None,
+        Ready::No(reason) => Some(format!("not run: {reason}")),
+    };
+    if let Ready::No(reason) = &ready {
+        let (verdict, code, oom) = fate(docker, id).await?;
+        report.container.verdict = verdict.unwrap_or(ContainerVerdict::NeverReady);
+        report.container.exit_code = code;
+        report.container.oom_killed = oom;
+        report.container.detail = Some(reason.clone());
+    }
+    let (last, first): (Vec<&CheckSpec>, Vec<&CheckSpec>) = checks
+        .iter()
+        .partition(|c| matches!(c.kind, CheckKind::Sigterm { .. }));
+    for check in first {
+        let i = index_of(report, &check.id);
+        if check.kind.needs_container() {
+            if stopped.is_none() {
+                stopped = interrupted(
+                    docker,
+                    id,
+                    (deadline, lab.container.run_timeout_secs),
+                    report,
+                )
+                .await?;
+            }
+            if let Some(why) = &stopped {
+                set(report, i, Verdict::Failed, Some(why.clone()), 0);
+                continue;
+            }
+        }
+        let t = Instant::now();
+        let limit = check
+            .timeout
+            .min(deadline.saturating_duration_since(Instant::now()));
+        let (verdict, message) = match tokio::time::timeout(limit, checks::run(check, &env)).await {
+            Ok(Ok(())) => (Verdict::Passed, None),
+            Ok(Err(Problem::Fail(m))) => (Verdict::Failed, Some(m)),
+            Ok(Err(Problem::Error(m))) => (Verdict::Errored, Some(m)),
+            Err(_) => (
+                Verdict::TimedOut,
+                Some(format!("no result within {}", human(limit))),
+            ),
+        };
+        set(report, i, verdict, message, ms(t));
+    }
+    if stopped.is_none() {
+        stopped = interrupted(
+            docker,
+            id,
+            (deadline, lab.container.run_timeout_secs),
+            report,
+        )
+        .await?;
+    }
+    for check in last {
+        let i = index_of(report, &check.id);
+        let CheckKind::Sigterm { grace_secs } = check.kind else {
+            continue;
+        };
+        if let Some(why) = &stopped {
+            set(report, i, Verdict::Failed, Some(why.clone()), 0);
+            continue;
+        }
+        let t = Instant::now();
+        let (verdict, message) = sigterm(docker, id, grace_secs).await?;
+        stopped = Some("not run: the service was stopped".into());
+        set(report, i, verdict, message, ms(t));
+    }
+    report.timings.checks_ms = ms(t);
+    drop(relay);
+    Ok(())
+}
+
+enum Ready {
+    Yes,
+    No(String),
+}
+
+/// Polls until the service listens on a non-loopback address and answers the
+/// readiness path with 200, the container dies, or the deadline passes.
+async fn wait_ready(
+    docker: &Docker,
+    id: &str,
+    probe_id: &str,
+    image: &probe::ProbeImage,
+    http: &reqwest::Client,
+    base: &str,
+    lab: &LabSpec,
+) -> Result<Ready, GradeError> {
+    let c = &lab.container;
+    let deadline = Instant::now() + Duration::from_secs(c.ready_timeout_secs);
+    let port = c.port.to_string();
+    let mut last = format!(
+        "nothing listened on port {} within {} s",
+        c.port, c.ready_timeout_secs
+    );
+    loop {
+        let (verdict, code, _) = fate(docker, id).await?;
+        if let Some(v) = verdict {
+            let what = match v {
+                ContainerVerdict::OutOfMemory => "it ran out of memory".to_string(),
+                _ => format!("it exited with code {}", code.unwrap_or(-1)),
+            };
+            return Ok(Ready::No(format!(
+                "the service stopped before it was ready: {what}"
+            )));
+        }
+        let (out, _) = probe::run(docker, probe_id, image, &["listeners", &port], 4096).await?;
+        let addrs: Vec<String> = String::from_utf8_lossy(&out)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        let reachable = addrs.iter().any(|a| a != "127.0.0.1" && a != "::1");
+        if !addrs.is_empty() && !reachable {
+            last = format!(
+                "it listens on {} only, which nothing outside the container can reach; listen on 0.0.0.0:{}",
+                addrs.join(", "),
+                c.port
+            );
+        } else if reachable {
+            let url = format!("{base}{}", c.ready_path);
+            match http.get(&url).timeout(Duration::from_secs(2)).send().await {
+                Ok(r) if r.status().as_u16() == 200 => return Ok(Ready::Yes),
+                Ok(r) => {
+                    last = format!(
+                        "GET {} answered {} until the {} s deadline, never 200",
+                        c.ready_path,
+                        r.status().as_u16(),
+                        c.ready_timeout_secs
+                    )
+                }
+                Err(_) => {
+                    last = format!(
+                        "GET {} got no answer within the {} s deadline",
+                        c.ready_path, c.ready_timeout_secs
+                    )
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            return Ok(Ready::No(format!("the service never became ready: {last}")));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// If the container is no longer running, or the run's deadline has passed,
+/// records why and returns the message for the checks that will not run.
+async fn interrupted(
+    docker: &Docker,
+    id: &str,
+    (deadline, secs): (Instant, u64),
+    report: &mut Report,
+) -> Result<Option<String>, GradeError> {
+    let (verdict, code, oom) = fate(docker, id).await?;
+    if let Some(v) = verdict {
+        report.container.verdict = v;
+        report.container.exit_code = code;
+        report.container.oom_killed = oom;
+        let what = if oom {
+            "ran out of memory and was killed".to_string()
+        } else {
+            format!(
+                "exited with code {} in the middle of the checks",
+                code.unwrap_or(-1)
+            )
+        };
+        report.container.detail = Some(format!("the service {what}"));
+        return Ok(Some(format!("not run: the service {what}")));
+    }
+    if Instant::now() >= deadline {
+        docker
+            .kill_container(id, None::<bollard::query_parameters::KillContainerOptions>)
+            .await
+            .ok();
+        report.container.verdict = ContainerVerdict::KilledAtDeadline;
+        report.container.detail = Some(format!(
+            "the checks did not finish within the run's {secs} s; the container was killed"
+        ));
+        return Ok(Some(format!("not run: the run's {secs} s deadline passed")));
+    }
+    Ok(None)
+}
+
+/// The container's state: a verdict if it has stopped, its exit code, OOM.
+async fn fate(
+    docker: &Docker,
+    id: &str,
+) -> Result<(Option<ContainerVerdict>, Option<i64>, bool), GradeError> {
+    let state = docker
+        .inspect_container(id, None)
+        .await?
+        .state
+        .unwrap_or_default();
+    let oom = state.oom_killed.unwrap_or(false);
+    if state.running.unwrap_or(false) {
+        return Ok((None, None, oom));
+    }
+    let verdict = if oom {
+        ContainerVerdict::OutOfMemory
+    } else {
+        ContainerVerdict::Crashed
+    };
+    Ok((Some(verdict), state.exit_code, oom))
+}
+
+/// Sends SIGTERM and waits up to the grace period; exit code 0 in time passes.
+async fn sigterm(
+    docker: &Docker,
+    id: &str,
+    grace_secs: u64,
+) -> Result<(Verdict, Option<String>), GradeError> {
+    let t = Instant::now();
+    let opts = StopContainerOptionsBuilder::default()
+        .signal("SIGTERM")
+        .t(grace_secs as i32)
+        .build();
+    docker.stop_container(id, Some(opts)).await?;
+    let waited = t.elapsed();
+    let state = docker
+        .inspect_container(id, None)
+        .await?
+        .state
+        .unwrap_or_default();
+    let code = state.exit_code.unwrap_or(-1);
+    if waited >= Duration::from_secs(grace_secs) {
+        return Ok((
+            Verdict::Failed,
+            Some(format!(
+                "the service did not stop within {grace_secs} s of SIGTERM and was killed (exit code {code}); handle SIGTERM with a graceful shutdown"
+            )),
+        ));
+    }
+    if code == 0 {
+        Ok((Verdict::Passed, None))
+    } else {
+        let hint = if code == 143 {
+            " (143 = killed by SIGTERM: the program has no handler for it)"
+        } else {
+            ""
+        };
+        Ok((
+            Verdict::Failed,
+            Some(format!(
+                "after SIGTERM the service exited with code {code}{hint}; exit 0 after a graceful shutdown"
+            )),
+        ))
+    }
+}
+
+/// Records a container that stopped before the probe could join it.
+fn stopped_before_ready(
+    report: &mut Report,
+    checks: &[&CheckSpec],
+    facts: &ImageFacts,
+    (verdict, code, oom): (ContainerVerdict, Option<i64>, bool),
+) {
+    let what = if oom {
+        "it ran out of memory".to_string()
+    } else {
+        format!("it exited with code {}", code.unwrap_or(-1))
+    };
+    report.container.verdict = verdict;
+    report.container.exit_code = code;
+    report.container.oom_killed = oom;
+    report.container.detail = Some(format!("the service stopped before it was ready: {what}"));
+    for check in checks {
+        let i = index_of(report, &check.id);
+        match &check.kind {
+            CheckKind::Image(rule) => match checks::image_check(rule, facts) {
+                Ok(()) => set(report, i, Verdict::Passed, None, 0),
+                Err(Problem::Fail(m) | Problem::Error(m)) => {
+                    set(report, i, Verdict::Failed, Some(m), 0)
+                }
+            },
+            _ => {
+                let why = format!("not run: the service stopped before it was ready ({what})");
+                set(report, i, Verdict::Failed, Some(why), 0);
+            }
+        }
+    }
+}
+
+fn empty_report(req: &GradeRequest, checks: &[&CheckSpec]) -> Report {
+    let hidden: Vec<&CheckSpec> = req
+        .lab
+        .checks
+        .iter()
+        .filter(|c| c.visibility == Visibility::Hidden)
+        .collect();
+    Report {
+        schema: SCHEMA,
+        grader_version: env!("CARGO_PKG_VERSION"),
+        audience: req.audience,
+        lab: LabInfo {
+            id: req.lab.id.clone(),
+            title: req.lab.title.clone(),
+            week: req.lab.week,
+        },
+        submission: SubmissionInfo {
+            path: req.submission.display().to_string(),
+            context_sha256: None,
+        },
+        score: Score { earned: 0, max: 0 },
+        withheld: (req.audience == Audience::Student && !hidden.is_empty()).then(|| Withheld {
+            checks: hidden.len(),
+            points: hidden.iter().map(|c| c.points).sum(),
+        }),
+        container: ContainerResult {
+            verdict: ContainerVerdict::Ran,
+            detail: None,
+            exit_code: None,
+            oom_killed: false,
+            output_over_cap: false,
+            cached_image: false,
+            log_excerpt: Vec::new(),
+        },
+        checks: checks
+            .iter()
+            .map(|c| CheckResult {
+                id: c.id.clone(),
+                title: c.title.clone(),
+                points: c.points,
+                earned: 0,
+                visibility: c.visibility,
+                verdict: Verdict::Failed,
+                message: Some("not run".into()),
+                duration_ms: 0,
+            })
+            .collect(),
+        timings: Timings::default(),
+    }
+}
+
+fn index_of(report: &Report, id: &str) -> usize {
+    report.checks.iter().position(|c| c.id == id).unwrap_or(0)
+}
+
+fn set(report: &mut Report, i: usize, verdict: Verdict, message: Option<String>, duration_ms: u64) {
+    let c = &mut report.checks[i];
+    c.verdict = verdict;
+    c.earned = if verdict == Verdict::Passed {
+        c.points
+    } else {
+        0
+    };
+    c.message = message;
+    c.duration_ms = duration_ms;
+}
+
+fn fail_all(report: &mut Report, why: &str) {
+    for i in 0..report.checks.len() {
+        set(report, i, Verdict::Failed, Some(why.to_string()), 0);
+    }
+}
+
+fn finish(mut report: Report, started: Instant) -> Report {
+    report.timings.total_ms = ms(started);
+    report.tally();
+    report
+}
+
+/// "3 s", or "250 ms" under a second.
+fn human(d: Duration) -> String {
+    if d >= Duration::from_secs(1) {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
+
+fn ms(t: Instant) -> u64 {
+    t.elapsed().as_millis() as u64
+}
+
+/// A container name unique to this process and moment.
+fn unique(base: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{base}-{}-{nanos:x}", std::process::id())
+}

@@ -1,0 +1,320 @@
+//! One rubric item: what it is worth, who sees it, and what it observes.
+
+use super::LabSpec;
+use super::request::{Expect, RequestSpec};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::time::Duration;
+
+/// Who sees a check's details. Hidden checks are run only for instructors, and
+/// nothing of their inputs or expected outputs reaches a student's report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    #[default]
+    Visible,
+    Hidden,
+}
+
+/// A check as written in the specification.
+#[derive(Debug, Clone)]
+pub struct CheckSpec {
+    pub id: String,
+    pub title: String,
+    pub points: u32,
+    pub visibility: Visibility,
+    pub timeout: Duration,
+    pub kind: CheckKind,
+}
+
+/// What a check observes, with the parameters of that kind.
+#[derive(Debug, Clone)]
+pub enum CheckKind {
+    /// A rule on the image's configuration; nothing runs.
+    Image(ImageRule),
+    /// One or more HTTP requests, each answer held to the same expectation.
+    Http {
+        request: RequestSpec,
+        also: Vec<RequestSpec>,
+        expect: Expect,
+    },
+    /// An HTTP answer compared with an expected snapshot, shown as a diff.
+    Snapshot {
+        request: RequestSpec,
+        snapshot: String,
+        redact: Vec<String>,
+    },
+    /// A batch of wines from the data set gets one valid quality per wine.
+    WineBatch { size: usize },
+    /// Exact accuracy on a seeded sample of the data set's wines.
+    WineAccuracy {
+        rows: usize,
+        seed: u64,
+        min_accuracy: f64,
+    },
+    /// `GET /openapi.json` is an OpenAPI 3 document listing these paths.
+    OpenApi { paths: Vec<String> },
+    /// SIGTERM stops the container with exit code 0 within the grace period.
+    Sigterm { grace_secs: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImageRule {
+    NonRoot,
+    MaxSize { max_mb: u64 },
+    Exposes { port: u16 },
+    Label { label: String },
+}
+
+impl CheckKind {
+    /// Image checks read the image only; they need no running container.
+    pub fn needs_container(&self) -> bool {
+        !matches!(self, CheckKind::Image(_))
+    }
+}
+
+/// The raw form: common fields, the kind's name, and the kind's own fields,
+/// which are then read strictly into that kind's struct (so an unknown field is
+/// still refused, by the kind's own struct: serde cannot combine `flatten` with
+/// `deny_unknown_fields`).
+#[derive(Deserialize)]
+struct RawCheck {
+    id: String,
+    title: String,
+    points: u32,
+    #[serde(default)]
+    visibility: Visibility,
+    #[serde(default = "default_timeout")]
+    timeout_secs: u64,
+    kind: String,
+    #[serde(flatten)]
+    rest: toml::Table,
+}
+
+fn default_timeout() -> u64 {
+    10
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImageFields {
+    rule: String,
+    max_mb: Option<u64>,
+    port: Option<u16>,
+    label: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpFields {
+    request: RequestSpec,
+    #[serde(default)]
+    also: Vec<RequestSpec>,
+    expect: Expect,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SnapshotFields {
+    request: RequestSpec,
+    snapshot: String,
+    #[serde(default)]
+    redact: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WineBatchFields {
+    size: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WineAccuracyFields {
+    rows: usize,
+    seed: u64,
+    min_accuracy: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenApiFields {
+    paths: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SigtermFields {
+    #[serde(default = "default_grace")]
+    grace_secs: u64,
+}
+
+fn default_grace() -> u64 {
+    5
+}
+
+fn fields<T: serde::de::DeserializeOwned>(kind: &str, rest: toml::Table) -> Result<T, String> {
+    rest.try_into()
+        .map_err(|e: toml::de::Error| format!("kind \"{kind}\": {}", e.message().trim()))
+}
+
+impl<'de> Deserialize<'de> for CheckSpec {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let raw = RawCheck::deserialize(de)?;
+        let kind = match raw.kind.as_str() {
+            "image" => {
+                let f: ImageFields = fields("image", raw.rest).map_err(D::Error::custom)?;
+                let rule = match f.rule.as_str() {
+                    "non-root" => ImageRule::NonRoot,
+                    "max-size" => ImageRule::MaxSize {
+                        max_mb: f
+                            .max_mb
+                            .ok_or_else(|| D::Error::custom("rule \"max-size\" needs max_mb"))?,
+                    },
+                    "exposes" => ImageRule::Exposes {
+                        port: f
+                            .port
+                            .ok_or_else(|| D::Error::custom("rule \"exposes\" needs port"))?,
+                    },
+                    "label" => ImageRule::Label {
+                        label: f
+                            .label
+                            .ok_or_else(|| D::Error::custom("rule \"label\" needs label"))?,
+                    },
+                    other => {
+                        return Err(D::Error::custom(format!(
+                            "unknown image rule \"{other}\" (expected non-root, max-size, exposes or label)"
+                        )));
+                    }
+                };
+                CheckKind::Image(rule)
+            }
+            "http" => {
+                let f: HttpFields = fields("http", raw.rest).map_err(D::Error::custom)?;
+                CheckKind::Http {
+                    request: f.request,
+                    also: f.also,
+                    expect: f.expect,
+                }
+            }
+            "snapshot" => {
+                let f: SnapshotFields = fields("snapshot", raw.rest).map_err(D::Error::custom)?;
+                CheckKind::Snapshot {
+                    request: f.request,
+                    snapshot: f.snapshot,
+                    redact: f.redact,
+                }
+            }
+            "wine-batch" => {
+                let f: WineBatchFields =
+                    fields("wine-batch", raw.rest).map_err(D::Error::custom)?;
+                CheckKind::WineBatch { size: f.size }
+            }
+            "wine-accuracy" => {
+                let f: WineAccuracyFields =
+                    fields("wine-accuracy", raw.rest).map_err(D::Error::custom)?;
+                CheckKind::WineAccuracy {
+                    rows: f.rows,
+                    seed: f.seed,
+                    min_accuracy: f.min_accuracy,
+                }
+            }
+            "openapi" => {
+                let f: OpenApiFields = fields("openapi", raw.rest).map_err(D::Error::custom)?;
+                CheckKind::OpenApi { paths: f.paths }
+            }
+            "sigterm" => {
+                let f: SigtermFields = fields("sigterm", raw.rest).map_err(D::Error::custom)?;
+                CheckKind::Sigterm {
+                    grace_secs: f.grace_secs,
+                }
+            }
+            other => {
+                return Err(D::Error::custom(format!(
+                    "check \"{}\": unknown kind \"{other}\" (expected image, http, snapshot, wine-batch, wine-accuracy, openapi or sigterm)",
+                    raw.id
+                )));
+            }
+        };
+        Ok(CheckSpec {
+            id: raw.id,
+            title: raw.title,
+            points: raw.points,
+            visibility: raw.visibility,
+            timeout: Duration::from_secs(raw.timeout_secs),
+            kind,
+        })
+    }
+}
+
+impl CheckSpec {
+    /// Rules that serde cannot express; the message names the problem, the caller
+    /// adds the file and the field.
+    pub(super) fn validate(&self, lab: &LabSpec) -> Result<(), String> {
+        if self.id.is_empty()
+            || !self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err("id must be non-empty letters, digits, '-', '_' or '.'".into());
+        }
+        if self.points == 0 {
+            return Err("points must be above 0".into());
+        }
+        if self.timeout.is_zero() || self.timeout > Duration::from_secs(600) {
+            return Err("timeout_secs must be from 1 to 600".into());
+        }
+        match &self.kind {
+            CheckKind::Http {
+                request,
+                also,
+                expect,
+            } => {
+                request.validate()?;
+                for r in also {
+                    r.validate()?;
+                }
+                expect.validate()?;
+            }
+            CheckKind::Snapshot {
+                request,
+                snapshot,
+                redact,
+            } => {
+                request.validate()?;
+                if !lab.snapshots.contains_key(snapshot) {
+                    return Err(format!(
+                        "snapshot \"{snapshot}\" has no file snapshots/{snapshot}.snap beside the specification"
+                    ));
+                }
+                if let Some(bad) = redact.iter().find(|p| !p.starts_with('/')) {
+                    return Err(format!(
+                        "redact: \"{bad}\" is not a JSON pointer (starts with '/')"
+                    ));
+                }
+            }
+            CheckKind::WineBatch { size } if !(1..=1000).contains(size) => {
+                return Err("size must be from 1 to 1000".into());
+            }
+            CheckKind::WineAccuracy {
+                rows, min_accuracy, ..
+            } => {
+                if !(1..=1000).contains(rows) {
+                    return Err("rows must be from 1 to 1000".into());
+                }
+                if !(0.0..=1.0).contains(min_accuracy) {
+                    return Err("min_accuracy must be from 0 to 1".into());
+                }
+            }
+            CheckKind::OpenApi { paths } if paths.iter().any(|p| !p.starts_with('/')) => {
+                return Err("paths must start with '/'".into());
+            }
+            CheckKind::Sigterm { grace_secs } if !(1..=60).contains(grace_secs) => {
+                return Err("grace_secs must be from 1 to 60".into());
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,271 @@
+//! The lab specification: one TOML file per lab, read by the grader and by the book.
+//!
+//! A specification names the lab, the container contract (port, readiness, limits)
+//! and the rubric: checks with ids, points, visibility and timeouts. It is parsed
+//! strictly (unknown fields are errors) and then validated, so that a typo in a
+//! rubric is reported with the file, the field and the problem instead of silently
+//! changing a student's score.
+
+mod check;
+mod embedded;
+mod request;
+
+pub use check::{CheckKind, CheckSpec, ImageRule, Visibility};
+pub use embedded::{EmbeddedLab, embedded_lab, embedded_labs};
+pub use request::{Expect, RequestSpec};
+
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// A whole lab, as written in its `lab.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabSpec {
+    pub id: String,
+    pub title: String,
+    pub week: u8,
+    #[serde(default)]
+    pub summary: String,
+    pub container: ContainerSpec,
+    #[serde(default)]
+    pub build: BuildSpec,
+    pub checks: Vec<CheckSpec>,
+    /// Expected snapshots, keyed by name; filled from the lab's `snapshots/` folder,
+    /// never from the submission.
+    #[serde(skip)]
+    pub snapshots: BTreeMap<String, String>,
+    /// Where the specification came from, for error messages and reports.
+    #[serde(skip)]
+    pub origin: String,
+}
+
+/// How the submission's container is run and when it counts as ready.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerSpec {
+    pub port: u16,
+    pub ready_path: String,
+    #[serde(default = "defaults::ready_timeout")]
+    pub ready_timeout_secs: u64,
+    /// The whole run, from start to the last check; past it the container is killed.
+    #[serde(default = "defaults::run_timeout")]
+    pub run_timeout_secs: u64,
+    #[serde(default = "defaults::memory_mb")]
+    pub memory_mb: u64,
+    #[serde(default = "defaults::cpus")]
+    pub cpus: f64,
+    #[serde(default = "defaults::pids")]
+    pub pids: i64,
+    /// Bytes of stdout and stderr the grader keeps; more marks "output over its cap".
+    #[serde(default = "defaults::log_cap")]
+    pub log_cap_bytes: u64,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// Limits on building the submission's image.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildSpec {
+    #[serde(default = "defaults::build_timeout")]
+    pub timeout_secs: u64,
+    #[serde(default = "defaults::build_memory_mb")]
+    pub memory_mb: u64,
+    #[serde(default = "defaults::build_cpus")]
+    pub cpus: f64,
+    #[serde(default = "defaults::context_limit_mb")]
+    pub context_limit_mb: u64,
+}
+
+impl Default for BuildSpec {
+    fn default() -> Self {
+        Self {
+            timeout_secs: defaults::build_timeout(),
+            memory_mb: defaults::build_memory_mb(),
+            cpus: defaults::build_cpus(),
+            context_limit_mb: defaults::context_limit_mb(),
+        }
+    }
+}
+
+mod defaults {
+    pub fn ready_timeout() -> u64 {
+        30
+    }
+    pub fn run_timeout() -> u64 {
+        180
+    }
+    pub fn memory_mb() -> u64 {
+        256
+    }
+    pub fn cpus() -> f64 {
+        1.0
+    }
+    pub fn pids() -> i64 {
+        64
+    }
+    pub fn log_cap() -> u64 {
+        1 << 20
+    }
+    pub fn build_timeout() -> u64 {
+        900
+    }
+    pub fn build_memory_mb() -> u64 {
+        2000
+    }
+    pub fn build_cpus() -> f64 {
+        2.0
+    }
+    pub fn context_limit_mb() -> u64 {
+        64
+    }
+}
+
+/// A specification that could not be read or does not make sense.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("{origin}: cannot read: {source}")]
+    Read {
+        origin: String,
+        source: std::io::Error,
+    },
+    #[error("{origin}: {message}")]
+    Parse { origin: String, message: String },
+    #[error("{origin}: {field}: {problem}")]
+    Invalid {
+        origin: String,
+        field: String,
+        problem: String,
+    },
+}
+
+impl LabSpec {
+    /// Parses and validates a specification; `origin` names it in errors.
+    pub fn parse(
+        text: &str,
+        origin: &str,
+        snapshots: BTreeMap<String, String>,
+    ) -> Result<Self, SpecError> {
+        let mut spec: LabSpec = toml::from_str(text).map_err(|e| SpecError::Parse {
+            origin: origin.to_string(),
+            // toml's message spans several lines with a source excerpt; keep it whole
+            // but on one line so the error stays a single line in a terminal or log.
+            message: one_line(&e.to_string()),
+        })?;
+        spec.origin = origin.to_string();
+        spec.snapshots = snapshots;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Reads `lab.toml` and its `snapshots/*.snap` from a folder on disk.
+    pub fn from_dir(dir: &Path) -> Result<Self, SpecError> {
+        let file = dir.join("lab.toml");
+        let origin = file.display().to_string();
+        let text = std::fs::read_to_string(&file).map_err(|source| SpecError::Read {
+            origin: origin.clone(),
+            source,
+        })?;
+        let mut snapshots = BTreeMap::new();
+        let snap_dir = dir.join("snapshots");
+        if let Ok(entries) = std::fs::read_dir(&snap_dir) {
+            for entry in entries.flatten() {
+                let path: PathBuf = entry.path();
+                if path.extension().is_some_and(|e| e == "snap") {
+                    let name = path
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let body =
+                        std::fs::read_to_string(&path).map_err(|source| SpecError::Read {
+                            origin: path.display().to_string(),
+                            source,
+                        })?;
+                    snapshots.insert(name, body);
+                }
+            }
+        }
+        Self::parse(&text, &origin, snapshots)
+    }
+
+    /// The total of all checks' points.
+    pub fn max_points(&self) -> u32 {
+        self.checks.iter().map(|c| c.points).sum()
+    }
+
+    fn invalid(&self, field: impl Into<String>, problem: impl Into<String>) -> SpecError {
+        SpecError::Invalid {
+            origin: self.origin.clone(),
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), SpecError> {
+        if self.id.is_empty()
+            || !self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(self.invalid("id", "must be non-empty letters, digits or '-'"));
+        }
+        if !(1..=15).contains(&self.week) {
+            return Err(self.invalid("week", format!("{} is not a week from 1 to 15", self.week)));
+        }
+        let c = &self.container;
+        if c.port == 0 {
+            return Err(self.invalid("container.port", "must be a port from 1 to 65535"));
+        }
+        if !c.ready_path.starts_with('/') {
+            return Err(self.invalid("container.ready_path", "must start with '/'"));
+        }
+        let cpus_ok = |v: f64| v.is_finite() && v > 0.0 && v <= 64.0;
+        if !cpus_ok(c.cpus) {
+            return Err(self.invalid("container.cpus", "must be above 0 and at most 64"));
+        }
+        if !cpus_ok(self.build.cpus) {
+            return Err(self.invalid("build.cpus", "must be above 0 and at most 64"));
+        }
+        if c.memory_mb < 16 || self.build.memory_mb < 64 {
+            return Err(self.invalid(
+                "container.memory_mb",
+                "is too small to run anything (16 MB at least; 64 MB for builds)",
+            ));
+        }
+        if self.build.memory_mb > 2047 {
+            // The engine API takes the build's memory as 32-bit bytes in bollard.
+            return Err(self.invalid("build.memory_mb", "must be at most 2047"));
+        }
+        if c.pids < 8 {
+            return Err(self.invalid("container.pids", "must allow at least 8 processes"));
+        }
+        if self.checks.is_empty() {
+            return Err(self.invalid("checks", "a lab needs at least one check"));
+        }
+        let mut seen = HashSet::new();
+        for (i, check) in self.checks.iter().enumerate() {
+            let field = format!("checks[{i}] ({})", check.id);
+            if !seen.insert(check.id.as_str()) {
+                return Err(self.invalid(field, "duplicate check id"));
+            }
+            check
+                .validate(self)
+                .map_err(|problem| self.invalid(field, problem))?;
+        }
+        Ok(())
+    }
+}
+
+/// Folds a multi-line message onto one line.
+fn one_line(s: &str) -> String {
+    s.split('\n')
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests;

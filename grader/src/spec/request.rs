@@ -1,0 +1,92 @@
+//! The HTTP request a check sends and what it expects back.
+
+use serde::Deserialize;
+
+/// A request: method and path, with at most one body source.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSpec {
+    #[serde(default = "default_method")]
+    pub method: String,
+    pub path: String,
+    /// A JSON body, written inline in TOML.
+    pub json: Option<serde_json::Value>,
+    /// A body sent as is, with `Content-Type: application/json` (for malformed JSON).
+    pub raw: Option<String>,
+    /// `{"inputs": [...]}` holding this many wines from the data set, in order.
+    pub wines: Option<usize>,
+}
+
+fn default_method() -> String {
+    "GET".into()
+}
+
+impl RequestSpec {
+    pub(super) fn validate(&self) -> Result<(), String> {
+        if !matches!(
+            self.method.as_str(),
+            "GET" | "POST" | "PUT" | "DELETE" | "HEAD"
+        ) {
+            return Err(format!(
+                "request.method \"{}\" is not supported",
+                self.method
+            ));
+        }
+        if !self.path.starts_with('/') {
+            return Err(format!(
+                "request.path \"{}\" must start with '/'",
+                self.path
+            ));
+        }
+        let bodies = [
+            self.json.is_some(),
+            self.raw.is_some(),
+            self.wines.is_some(),
+        ];
+        if bodies.iter().filter(|b| **b).count() > 1 {
+            return Err("request: give at most one of json, raw and wines".into());
+        }
+        if self.wines.is_some_and(|n| n > 100_000) {
+            return Err("request.wines: at most 100000".into());
+        }
+        Ok(())
+    }
+}
+
+/// What an answer must look like. Every field given must hold.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    pub status: Option<u16>,
+    /// The body is JSON equal to this value.
+    pub json: Option<serde_json::Value>,
+    /// The body is JSON (any value).
+    #[serde(default)]
+    pub json_body: bool,
+    /// The body is a JSON object with these keys, each a non-empty string.
+    #[serde(default)]
+    pub keys: Vec<String>,
+    /// The body is JSON and names this word (an error naming the field, say).
+    pub mentions: Option<String>,
+}
+
+impl Expect {
+    pub(super) fn validate(&self) -> Result<(), String> {
+        if self.status.is_none()
+            && self.json.is_none()
+            && !self.json_body
+            && self.keys.is_empty()
+            && self.mentions.is_none()
+        {
+            return Err(
+                "expect: give at least one of status, json, json_body, keys, mentions".into(),
+            );
+        }
+        if let Some(s) = self.status
+            && !(100..=599).contains(&s)
+        {
+            return Err(format!("expect.status {s} is not an HTTP status"));
+        }
+        Ok(())
+    }
+}

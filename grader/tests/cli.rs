@@ -1,0 +1,102 @@
+//! The command line: bad input gets one clear line and the right exit code.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn grader() -> Command {
+    Command::cargo_bin("grader").expect("the grader binary")
+}
+
+/// One line on stderr, no panic, no backtrace.
+fn one_line() -> impl Predicate<str> {
+    predicate::function(|s: &str| s.trim_end().lines().count() == 1)
+        .and(predicate::str::contains("panicked").not())
+}
+
+#[test]
+fn an_unknown_lab_is_a_usage_error_naming_the_known_labs() {
+    grader()
+        .args(["grade", "week99", "."])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("unknown lab \"week99\"")
+                .and(predicate::str::contains("week08")),
+        )
+        .stderr(one_line());
+}
+
+#[test]
+fn a_missing_submission_is_a_usage_error() {
+    grader()
+        .args(["grade", "week08", "/no/such/submission"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "cannot read the submission /no/such/submission",
+        ))
+        .stderr(one_line());
+}
+
+#[test]
+fn a_malformed_spec_names_the_file_the_field_and_the_problem() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("lab.toml"),
+        "id = \"x\"\ntitle = \"t\"\nweek = 3\n[container]\nport = 8080\nready_path = \"/\"\n[[checks]]\nid = \"a\"\ntitle = \"t\"\npoints = 5\nkind = \"http\"\nrequest = { path = \"/\" }\nexpect = { status = 700 }\n",
+    )
+    .expect("write");
+    grader()
+        .arg("check")
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "lab.toml: checks[0] (a): expect.status 700 is not an HTTP status",
+        ))
+        .stderr(one_line());
+}
+
+#[test]
+fn a_wrong_flag_is_a_usage_error() {
+    grader()
+        .args(["grade", "week08", ".", "--build-arg", "NOEQUALS"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is not KEY=VALUE"));
+}
+
+#[test]
+fn labs_and_check_list_the_rubric() {
+    grader()
+        .arg("labs")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("week08").and(predicate::str::contains("100 points")));
+    grader()
+        .args(["check", "week08"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("predict.quality").and(predicate::str::contains("(hidden)")),
+        );
+}
+
+#[test]
+fn the_books_rubric_tables_are_current() {
+    let book = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../book/src/generated");
+    for id in grader::spec::embedded_labs() {
+        let lab = grader::spec::embedded_lab(id)
+            .expect("known")
+            .expect("valid");
+        let file = book.join(format!("{id}-rubric.md"));
+        let current = std::fs::read_to_string(&file).unwrap_or_default();
+        assert_eq!(
+            current,
+            grader::report::rubric_markdown(&lab),
+            "{} is stale: run `cargo run -p grader -- rubric {id} > {}`",
+            file.display(),
+            file.display()
+        );
+    }
+}

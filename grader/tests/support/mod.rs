@@ -1,0 +1,201 @@
+//! Shared by the integration tests: the Docker connection (a missing engine fails
+//! the suite when CI=true), the fixture binary, example submissions made in
+//! temporary folders, and grading them.
+
+#![allow(dead_code)]
+
+use grader::result::{Audience, Report, Verdict};
+use grader::spec::LabSpec;
+use grader::{GradeRequest, docker};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The engine, or `None` to skip outside CI. With CI=true an unreachable engine
+/// is a failure, never a skip.
+pub async fn engine() -> Option<bollard::Docker> {
+    match docker::connect().await {
+        Ok(d) => Some(d),
+        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true and the Docker engine is unreachable: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipped: no Docker engine ({e})");
+            None
+        }
+    }
+}
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the grader sits in the workspace")
+        .to_path_buf()
+}
+
+/// The static fixture service, built by `cargo xtask fixtures`.
+pub fn fixture_bin() -> PathBuf {
+    let dir = std::env::var_os("FIXTURE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/x86_64-unknown-linux-gnu/fixture"));
+    let bin = dir.join("fixture-week08");
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo xtask fixtures` (or `cargo xtask test`)",
+        bin.display()
+    );
+    bin
+}
+
+/// How the example submission's Dockerfile differs from a good one.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Image {
+    Good,
+    NoUser,
+    RootUser,
+    NoExpose,
+    NoLabel,
+    Oversized,
+    /// A good image that also declares a volume, a stop signal and forged labels.
+    Tricky,
+}
+
+/// Writes an example submission: the fixture binary run in `mode`, packaged
+/// `FROM scratch` as `image` says.
+pub fn submission(mode: &str, image: Image, env: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(fixture_bin(), dir.path().join("fixture-week08")).expect("copy fixture");
+    let mut df = String::from("FROM scratch\nCOPY fixture-week08 /app/fixture-week08\n");
+    if image == Image::Oversized {
+        // Two copies of 40 MB: a 95 MB image from a context under the 64 MB cap.
+        std::fs::write(dir.path().join("ballast"), vec![7u8; 40_000_000]).expect("ballast");
+        df.push_str("COPY ballast /ballast-1\nCOPY ballast /ballast-2\n");
+    }
+    if image != Image::NoLabel {
+        df.push_str("LABEL org.opencontainers.image.title=\"wine-service example\"\n");
+    }
+    match image {
+        Image::NoUser => {}
+        Image::RootUser => df.push_str("USER root\n"),
+        _ => df.push_str("USER 65532:65532\n"),
+    }
+    if image != Image::NoExpose {
+        df.push_str("EXPOSE 8080\n");
+    }
+    if image == Image::Tricky {
+        df.push_str("VOLUME /data\nSTOPSIGNAL SIGKILL\nLABEL dev.mlops-course.grader.owner=\"forged/1/1\"\n");
+    }
+    for (k, v) in env {
+        df.push_str(&format!("ENV {k}=\"{v}\"\n"));
+    }
+    df.push_str(&format!(
+        "ENTRYPOINT [\"/app/fixture-week08\", \"--mode\", \"{mode}\"]\n"
+    ));
+    std::fs::write(dir.path().join("Dockerfile"), df).expect("Dockerfile");
+    dir
+}
+
+pub fn week08() -> LabSpec {
+    grader::spec::embedded_lab("week08")
+        .expect("week08 is embedded")
+        .expect("week08 is valid")
+}
+
+/// Build arguments for the real Dockerfiles: the local base images made by
+/// `cargo xtask base-images`, named in GRADER_TEST_BUILD_ARGS.
+pub fn real_build_args() -> BTreeMap<String, String> {
+    std::env::var("GRADER_TEST_BUILD_ARGS")
+        .unwrap_or_else(|_| {
+            "BUILDER_IMAGE=mlops-local/rust-builder:1.95 RUNTIME_IMAGE=mlops-local/static:nonroot"
+                .to_string()
+        })
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+pub async fn grade_with(
+    docker: &bollard::Docker,
+    lab: LabSpec,
+    dir: &Path,
+    audience: Audience,
+    build_args: BTreeMap<String, String>,
+) -> Report {
+    let request = GradeRequest {
+        lab,
+        submission: dir.to_path_buf(),
+        build_args,
+        audience,
+        probe_exe: PathBuf::from(env!("CARGO_BIN_EXE_grader-probe")),
+    };
+    let report = grader::grade(docker, &request)
+        .await
+        .unwrap_or_else(|e| panic!("grading failed: {e}"));
+    let left = grader::docker::sweep::own_containers(docker)
+        .await
+        .expect("list containers");
+    assert_eq!(left, 0, "the grade left {left} container(s) behind");
+    report
+}
+
+pub async fn grade(docker: &bollard::Docker, lab: LabSpec, dir: &Path) -> Report {
+    grade_with(docker, lab, dir, Audience::Instructor, BTreeMap::new()).await
+}
+
+/// The ids of the checks that did not earn their points.
+pub fn lost(report: &Report) -> Vec<String> {
+    report
+        .checks
+        .iter()
+        .filter(|c| c.earned < c.points)
+        .map(|c| c.id.clone())
+        .collect()
+}
+
+pub fn verdict_of<'a>(report: &'a Report, id: &str) -> &'a grader::result::CheckResult {
+    report
+        .checks
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no check {id}"))
+}
+
+pub fn passed(report: &Report, id: &str) -> bool {
+    verdict_of(report, id).verdict == Verdict::Passed
+}
+
+/// Filters for what varies between runs inside messages: the model's version
+/// (the fixture retrains at every start, and tree training breaks ties in hash
+/// order) and image sizes (they follow the compiler).
+pub const GOLDEN_FILTERS: [(&str, &str); 2] = [
+    (r"tree-d\d+-[0-9a-f]{12}", "[model_version]"),
+    (r"\d+\.\d MB", "[size] MB"),
+];
+
+/// Asserts a report against its golden snapshot, with run-specific values redacted.
+#[macro_export]
+macro_rules! assert_golden {
+    ($name:expr, $report:expr) => {
+        insta::with_settings!({ filters => support::GOLDEN_FILTERS.to_vec() }, {
+            insta::assert_json_snapshot!($name, support::golden($report));
+        })
+    };
+}
+
+/// The report as golden JSON: times, paths, hashes and logs redacted.
+pub fn golden(report: &Report) -> serde_json::Value {
+    let mut v = serde_json::to_value(report).expect("serialise");
+    v["timings"] = serde_json::json!("[timings]");
+    v["submission"]["path"] = serde_json::json!("[path]");
+    if !v["submission"]["context_sha256"].is_null() {
+        v["submission"]["context_sha256"] = serde_json::json!("[sha256]");
+    }
+    v["container"]["log_excerpt"] = serde_json::json!("[log]");
+    v["container"]["cached_image"] = serde_json::json!("[cache]");
+    if let Some(checks) = v["checks"].as_array_mut() {
+        for c in checks {
+            c["duration_ms"] = serde_json::json!("[ms]");
+        }
+    }
+    v
+}
