@@ -1,0 +1,67 @@
+//! Wine-quality model service: a decision tree trained on the red wine
+//! quality data set, served over HTTP with axum.
+//!
+//! - [`model`]: training, the artifact file, prediction.
+//! - [`schema`]: request and response types, input validation.
+//! - [`api`]: router, handlers, error responses.
+//! - [`config`]: command line and environment.
+//! - [`serve`] and [`shutdown_signal`]: running the server.
+
+pub mod api;
+pub mod config;
+pub mod model;
+pub mod schema;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+
+pub use api::{AppState, router};
+pub use model::{Model, ModelArtifact, train};
+
+/// Binds `0.0.0.0:port`: all interfaces, because inside a container the
+/// loopback interface is unreachable from outside.
+pub async fn bind(port: u16) -> std::io::Result<TcpListener> {
+    TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port))).await
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then stops
+/// accepting connections and waits for requests in flight to finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Completes on the first SIGTERM (what `docker stop` and Kubernetes send) or
+/// Ctrl-C (SIGINT).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            // Without a handler there is no Ctrl-C to wait for; rely on SIGTERM.
+            tracing::warn!("cannot listen for Ctrl-C: {err}");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!("cannot listen for SIGTERM: {err}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => tracing::info!("received Ctrl-C, shutting down"),
+        () = terminate => tracing::info!("received SIGTERM, shutting down"),
+    }
+}
