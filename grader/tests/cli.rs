@@ -100,3 +100,17 @@ fn the_books_rubric_tables_are_current() {
         );
     }
 }
+
+#[test]
+fn an_unreachable_engine_is_a_grading_failure_not_a_verdict() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").expect("write");
+    grader()
+        .args(["grade", "week08"])
+        .arg(dir.path())
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("cannot reach the Docker engine"))
+        .stderr(one_line());
+}

@@ -307,3 +307,55 @@ async fn a_check_past_its_own_deadline_times_out_and_the_others_still_run() {
         "{report:#?}"
     );
 }
+
+#[tokio::test]
+async fn containers_left_by_a_dead_grader_are_swept_and_live_ones_kept() {
+    let Some(docker) = engine().await else { return };
+    use bollard::query_parameters::CreateContainerOptionsBuilder;
+    use grader::docker::{labels, probe, sweep};
+    let image = probe::image(
+        &docker,
+        std::path::Path::new(env!("CARGO_BIN_EXE_grader-probe")),
+    )
+    .await
+    .expect("probe image");
+    let make = |owner: String| {
+        let mut body = probe::container(&image, "none", "week08");
+        let mut l = body.labels.take().unwrap_or_default();
+        l.insert(labels::OWNER.to_string(), owner);
+        body.labels = Some(l);
+        body.host_config = None;
+        body
+    };
+    // A grader that died (a pid that cannot exist) and this live process.
+    let dead = docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::default().build()),
+            make(format!("{}/4294967294/1", hostname())),
+        )
+        .await
+        .expect("create")
+        .id;
+    let live = docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::default().build()),
+            make(labels::owner()),
+        )
+        .await
+        .expect("create")
+        .id;
+    sweep::sweep_orphans(&docker).await.expect("sweep");
+    let gone = docker.inspect_container(&dead, None).await.is_err();
+    let kept = docker.inspect_container(&live, None).await.is_ok();
+    sweep::remove_container(&docker, &live)
+        .await
+        .expect("remove");
+    assert!(gone, "the dead grader's container was not swept");
+    assert!(kept, "a live grader's container was swept");
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
