@@ -1,0 +1,240 @@
+//! Thin helpers over the `docker` CLI.
+
+use std::collections::HashMap;
+use std::io::{BufWriter, Write};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::cmd;
+
+/// Every image xtask makes carries this label.
+pub const LOCAL_LABEL: &str = "dev.mlops-course.local=true";
+/// What the grader puts on everything it creates.
+pub const GRADER_LABEL: &str = "dev.mlops-course.grader=true";
+
+pub fn docker() -> Command {
+    Command::new("docker")
+}
+
+/// Fails with one clear line if the CLI or the daemon is not there.
+pub fn check_daemon() -> Result<String> {
+    if cmd::find_on_path("docker").is_none() {
+        return Err(cmd::missing_tool("docker"));
+    }
+    cmd::output(docker().args(["version", "--format", "{{.Server.Version}}"]))
+        .context("the Docker daemon is not reachable")
+}
+
+pub struct Image {
+    pub id: String,
+    pub size: u64,
+    pub labels: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Image {
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).and_then(serde_json::Value::as_str)
+    }
+}
+
+/// The image `reference` names, or None if there is none.
+pub fn inspect_image(reference: &str) -> Result<Option<Image>> {
+    let out = cmd::output_raw(docker().args(["image", "inspect", reference]))?;
+    if !out.status.success() {
+        let err = cmd::telling_line(&out.stderr);
+        if err.to_ascii_lowercase().contains("no such image") {
+            return Ok(None);
+        }
+        bail!("`docker image inspect {reference}` failed: {err}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("parsing `docker image inspect` output")?;
+    let first = json
+        .get(0)
+        .ok_or_else(|| anyhow!("`docker image inspect {reference}` returned nothing"))?;
+    Ok(Some(Image {
+        id: first["Id"].as_str().unwrap_or_default().to_owned(),
+        size: first["Size"].as_u64().unwrap_or_default(),
+        labels: first["Config"]["Labels"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    }))
+}
+
+/// `docker import` of the tar stream that `write_tar` produces, tagged `tag`,
+/// with Dockerfile instructions `changes`. Returns the new image id.
+pub fn import(
+    tag: &str,
+    changes: &[String],
+    write_tar: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<String> {
+    let mut command = docker();
+    command.arg("import");
+    for change in changes {
+        command.arg("--change").arg(change);
+    }
+    command.args(["-", tag]);
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            cmd::missing_tool("docker")
+        } else {
+            anyhow!("could not start `docker import`: {e}")
+        }
+    })?;
+    let written = match child.stdin.take() {
+        Some(stdin) => {
+            let mut stdin = BufWriter::with_capacity(1 << 20, stdin);
+            write_tar(&mut stdin).and_then(|()| stdin.flush().context("writing to docker import"))
+        }
+        None => Err(anyhow!("docker import has no stdin")),
+    };
+    if written.is_err() {
+        // A cut-off archive must not become an image: stop the import before
+        // it sees the end of its input.
+        let _ = child.kill();
+    }
+    // Stdin is closed here, so docker import sees the end of the archive.
+    let out = child
+        .wait_with_output()
+        .context("waiting for docker import")?;
+    if let Err(err) = written {
+        if out.status.success() {
+            let _ = remove_image(tag);
+        }
+        return Err(err.context("streaming the root filesystem to docker import"));
+    }
+    if !out.status.success() {
+        bail!(
+            "`docker import - {tag}` failed ({}): {}",
+            out.status,
+            cmd::telling_line(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Runs `docker run --rm --network none <args>` with inherited output.
+pub fn run_offline(args: &[&str]) -> Result<()> {
+    cmd::run(
+        docker()
+            .args(["run", "--rm", "--network", "none"])
+            .args(args),
+    )
+}
+
+/// Same, capturing stdout.
+pub fn run_offline_output(args: &[&str]) -> Result<String> {
+    cmd::output(
+        docker()
+            .args(["run", "--rm", "--network", "none"])
+            .args(args),
+    )
+}
+
+/// Removes an image by id or tag.
+pub fn remove_image(reference: &str) -> Result<()> {
+    cmd::output(docker().args(["image", "rm", reference])).map(drop)
+}
+
+#[derive(Clone, Copy)]
+pub enum Kind {
+    Container,
+    Network,
+    Image,
+}
+
+impl Kind {
+    pub fn plural(self) -> &'static str {
+        match self {
+            Kind::Container => "containers",
+            Kind::Network => "networks",
+            Kind::Image => "images",
+        }
+    }
+}
+
+/// Ids of every object of `kind` that carries `label` (`key=value`).
+pub fn ids_with_label(kind: Kind, label: &str) -> Result<Vec<String>> {
+    let filter = format!("label={label}");
+    let mut command = docker();
+    match kind {
+        Kind::Container => command.args(["ps", "-a", "-q", "--no-trunc", "--filter", &filter]),
+        Kind::Network => command.args(["network", "ls", "-q", "--no-trunc", "--filter", &filter]),
+        Kind::Image => command.args(["images", "-a", "-q", "--no-trunc", "--filter", &filter]),
+    };
+    let out = cmd::output(&mut command)?;
+    let mut ids: Vec<String> = out.lines().map(str::to_owned).collect();
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// The value of label `key` on each of `ids` (objects of `kind`), by id;
+/// objects gone in the meantime are left out.
+pub fn label_values(kind: Kind, ids: &[String], key: &str) -> Result<HashMap<String, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut command = docker();
+    match kind {
+        Kind::Container => command.args(["container", "inspect"]),
+        Kind::Network => command.args(["network", "inspect"]),
+        Kind::Image => command.args(["image", "inspect"]),
+    };
+    // Some may be gone already (exit 1), the rest are still printed.
+    let out = cmd::output_raw(command.args(ids))?;
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let mut values = HashMap::new();
+    for object in json.as_array().into_iter().flatten() {
+        let labels = match kind {
+            Kind::Network => &object["Labels"],
+            Kind::Container | Kind::Image => &object["Config"]["Labels"],
+        };
+        if let (Some(id), Some(value)) = (object["Id"].as_str(), labels[key].as_str()) {
+            values.insert(id.to_owned(), value.to_owned());
+        }
+    }
+    Ok(values)
+}
+
+/// Untagged images without children ("dangling") that carry `label`.
+pub fn dangling_with_label(label: &str) -> Result<Vec<String>> {
+    let filter = format!("label={label}");
+    let out = cmd::output(docker().args([
+        "images",
+        "-q",
+        "--no-trunc",
+        "--filter",
+        "dangling=true",
+        "--filter",
+        &filter,
+    ]))?;
+    Ok(out.lines().map(str::to_owned).collect())
+}
+
+/// Removes one object; Err carries docker's message.
+pub fn remove(kind: Kind, id: &str) -> Result<()> {
+    let mut command = docker();
+    match kind {
+        Kind::Container => command.args(["rm", "-f", "-v", id]),
+        Kind::Network => command.args(["network", "rm", id]),
+        Kind::Image => command.args(["image", "rm", "-f", id]),
+    };
+    cmd::output(&mut command).map(drop)
+}
+
+/// Bytes as `123.4 MB` (decimal, as docker prints sizes).
+pub fn fmt_size(bytes: u64) -> String {
+    let mb = bytes as f64 / 1e6;
+    if mb >= 1000.0 {
+        format!("{:.2} GB", mb / 1000.0)
+    } else {
+        format!("{mb:.1} MB")
+    }
+}

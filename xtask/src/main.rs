@@ -1,0 +1,77 @@
+//! `cargo xtask`: the project's task runner (see `.cargo/config.toml`).
+//!
+//! Every task prints what it does and how long each step took; every failure
+//! ends in one `error: ...` line and a non-zero exit code.
+
+mod apt;
+mod base_images;
+mod checks;
+mod clean;
+mod cmd;
+mod debootstrap;
+mod demo;
+mod docker;
+mod fixtures;
+mod rootfs_tar;
+mod step;
+mod test;
+mod workspace;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Project tasks for the MLOps course workspace"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Make the local base images (mlops-local/static:nonroot and
+    /// mlops-local/rust-builder:1.95) so the labs' Dockerfiles build offline.
+    BaseImages {
+        /// Rebuild both images even if their inputs are unchanged (the
+        /// debootstrap directory in target/xtask/ is still reused).
+        #[arg(long)]
+        rebuild: bool,
+    },
+    /// Build the static test-fixture binaries (every `fixture-*` package).
+    Fixtures,
+    /// The project's one test command: fmt and clippy, fixtures, base images,
+    /// nextest, clean-up, then the book (mdbook build and test).
+    Test {
+        /// Extra arguments for `cargo nextest run` (after `--`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        nextest_args: Vec<String>,
+    },
+    /// Base images, then grade the week08 reference solution with the grader.
+    Demo,
+    /// Remove the local base images and the grader's cache images.
+    CleanImages,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::BaseImages { rebuild } => base_images::run(rebuild).map(|_| ExitCode::SUCCESS),
+        Command::Fixtures => fixtures::run().map(|_| ExitCode::SUCCESS),
+        Command::Test { nextest_args } => test::run(&nextest_args),
+        Command::Demo => demo::run(),
+        Command::CleanImages => clean::clean_images().map(|_| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            // `{:#}` puts the whole context chain on one line.
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! `cargo xtask test`: the project's one test command.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+
+use crate::base_images::{BUILDER_TAG, STATIC_TAG};
+use crate::step::step;
+use crate::{base_images, checks, clean, cmd, fixtures, workspace};
+
+pub fn run(nextest_args: &[String]) -> Result<ExitCode> {
+    checks::lint()?;
+    let fixture_dir = fixtures::run()?;
+    base_images::run(false)?;
+    let probe = cmd::output_raw(workspace::cargo().args(["nextest", "--version"]))?;
+    if !probe.status.success() {
+        bail!("cargo-nextest not found: install it with `cargo install cargo-nextest --locked`");
+    }
+    let build_args = format!("BUILDER_IMAGE={BUILDER_TAG} RUNTIME_IMAGE={STATIC_TAG}");
+    let status = step("cargo nextest run --workspace", || {
+        let mut command = workspace::cargo();
+        command
+            .args(["nextest", "run", "--workspace", "--no-fail-fast"])
+            .args(nextest_args)
+            .env("GRADER_TEST_BUILD_ARGS", &build_args)
+            .env("FIXTURE_DIR", &fixture_dir);
+        cmd::status(&mut command)
+    })?;
+    let removed = step("remove what the grader left", clean::grader_leftovers)?;
+    println!(
+        "    removed {} containers, {} networks, {} images labelled dev.mlops-course.grader=true \
+         and {} untagged build-stage images",
+        removed.containers, removed.networks, removed.images, removed.build_stages
+    );
+    if !status.success() {
+        return Ok(cmd::exit_code(status));
+    }
+    if removed.containers + removed.networks > 0 {
+        eprintln!(
+            "leak: the tests left {} containers and {} networks labelled dev.mlops-course.grader=true behind",
+            removed.containers, removed.networks
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    checks::book()?;
+    Ok(ExitCode::SUCCESS)
+}
