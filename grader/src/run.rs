@@ -199,6 +199,7 @@ async fn run_checks(
         report.container.oom_killed = oom;
         report.container.detail = Some(reason.clone());
     }
+    let budget = (deadline, lab.container.run_timeout_secs);
     let (last, first): (Vec<&CheckSpec>, Vec<&CheckSpec>) = checks
         .iter()
         .partition(|c| matches!(c.kind, CheckKind::Sigterm { .. }));
@@ -206,13 +207,7 @@ async fn run_checks(
         let i = index_of(report, &check.id);
         if check.kind.needs_container() {
             if stopped.is_none() {
-                stopped = interrupted(
-                    docker,
-                    id,
-                    (deadline, lab.container.run_timeout_secs),
-                    report,
-                )
-                .await?;
+                stopped = interrupted(docker, id, budget, report).await?;
             }
             if let Some(why) = &stopped {
                 set(report, i, Verdict::Failed, Some(why.clone()), 0);
@@ -235,13 +230,7 @@ async fn run_checks(
         set(report, i, verdict, message, ms(t));
     }
     if stopped.is_none() {
-        stopped = interrupted(
-            docker,
-            id,
-            (deadline, lab.container.run_timeout_secs),
-            report,
-        )
-        .await?;
+        stopped = interrupted(docker, id, budget, report).await?;
     }
     for check in last {
         let i = index_of(report, &check.id);

@@ -163,10 +163,7 @@ mod tests {
     fn req() -> RequestSpec {
         RequestSpec {
             method: "POST".into(),
-            path: "/predict".into(),
-            json: None,
-            raw: None,
-            wines: None,
+            ..RequestSpec::get("/predict")
         }
     }
 

@@ -5,14 +5,7 @@ use super::{Env, Outcome, Problem};
 use crate::spec::RequestSpec;
 
 pub async fn check(env: &Env<'_>, paths: &[String]) -> Outcome {
-    let req = RequestSpec {
-        method: "GET".into(),
-        path: "/openapi.json".into(),
-        json: None,
-        raw: None,
-        wines: None,
-    };
-    let answer = send(env, &req).await?;
+    let answer = send(env, &RequestSpec::get("/openapi.json")).await?;
     if answer.status != 200 {
         return Err(Problem::Fail(format!(
             "GET /openapi.json: expected status 200, got {}",

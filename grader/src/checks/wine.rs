@@ -7,13 +7,7 @@ use crate::wine;
 
 /// Sends the given rows and returns the predictions, each checked to be a quality.
 async fn predict(env: &Env<'_>, rows: &[usize]) -> Result<Vec<u64>, Problem> {
-    let req = RequestSpec {
-        method: "POST".into(),
-        path: "/predict".into(),
-        json: Some(wine::body_for(rows)),
-        raw: None,
-        wines: None,
-    };
+    let req = RequestSpec::post_json("/predict", wine::body_for(rows));
     let answer = send(env, &req).await?;
     if answer.status != 200 {
         return Err(Problem::Fail(format!(

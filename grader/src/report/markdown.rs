@@ -1,24 +1,15 @@
 //! A Markdown summary, fit for `$GITHUB_STEP_SUMMARY` or a pull-request comment.
 
-use super::{container_word, verdict_word};
-use crate::result::{ContainerVerdict, Report, Verdict};
+use super::verdict_word;
+use crate::result::{Report, Verdict};
 
 pub fn markdown(report: &Report) -> String {
     let mut out = format!(
         "### {} (week {}): {}/{}\n\n",
         report.lab.title, report.lab.week, report.score.earned, report.score.max
     );
-    if report.container.verdict != ContainerVerdict::Ran {
-        out.push_str(&format!(
-            "**Container: {}**{}\n\n",
-            container_word(report.container.verdict),
-            report
-                .container
-                .detail
-                .as_deref()
-                .map(|d| format!(": {}", escape(d)))
-                .unwrap_or_default()
-        ));
+    if let Some(line) = super::container_line(report) {
+        out.push_str(&format!("**Container {}**\n\n", escape(&line)));
     }
     out.push_str("| check | result | points | what to fix |\n|---|---|---|---|\n");
     for c in &report.checks {

@@ -1,6 +1,6 @@
 //! The terminal table: colour on a terminal, plain text otherwise.
 
-use super::{container_word, verdict_word};
+use super::verdict_word;
 use crate::result::{ContainerVerdict, Report, Verdict};
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 
@@ -37,17 +37,8 @@ pub fn table(report: &Report, colour: bool) -> String {
         "{} (week {}): {}\n{t}\n",
         report.lab.title, report.lab.week, report.submission.path
     );
-    if report.container.verdict != ContainerVerdict::Ran {
-        out.push_str(&format!(
-            "container: {}{}\n",
-            container_word(report.container.verdict),
-            report
-                .container
-                .detail
-                .as_deref()
-                .map(|d| format!(": {d}"))
-                .unwrap_or_default()
-        ));
+    if let Some(line) = super::container_line(report) {
+        out.push_str(&format!("container: {line}\n"));
         if report.container.verdict == ContainerVerdict::BuildFailed
             && !report.container.log_excerpt.is_empty()
         {
@@ -59,7 +50,7 @@ pub fn table(report: &Report, colour: bool) -> String {
     }
     if report.container.output_over_cap {
         out.push_str(
-            "note: the service wrote more output than the lab allows; only the start was kept\n",
+            "note: the service wrote more output than the lab allows; only its first and last lines were kept\n",
         );
     }
     if let Some(w) = &report.withheld {

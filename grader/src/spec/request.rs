@@ -22,6 +22,26 @@ fn default_method() -> String {
 }
 
 impl RequestSpec {
+    /// `GET path`, no body.
+    pub fn get(path: &str) -> Self {
+        Self {
+            method: "GET".into(),
+            path: path.into(),
+            json: None,
+            raw: None,
+            wines: None,
+        }
+    }
+
+    /// `POST path` with a JSON body.
+    pub fn post_json(path: &str, body: serde_json::Value) -> Self {
+        Self {
+            method: "POST".into(),
+            json: Some(body),
+            ..Self::get(path)
+        }
+    }
+
     pub(super) fn validate(&self) -> Result<(), String> {
         if !matches!(
             self.method.as_str(),
