@@ -102,12 +102,39 @@ pub async fn grade(docker: &Docker, req: &GradeRequest) -> Result<Report, GradeE
         .name(&unique(&name))
         .build();
     let body = sandbox::submission(&built.tag, &lab.id, &lab.container, &facts.volumes);
-    let id = docker.create_container(Some(opts), body).await?.id;
+    let id = match docker.create_container(Some(opts), body).await {
+        Ok(created) => created.id,
+        // The engine refuses to make a container of this image (no command, say).
+        Err(e) => match refusal(&e) {
+            Some(why) => {
+                let what = format!("the container could not be created: {why}");
+                not_started(&mut report, &checks, &facts, &what);
+                report.timings.start_ms = ms(t);
+                return Ok(finish(report, started));
+            }
+            None => return Err(e.into()),
+        },
+    };
     let mut probe_id: Option<String> = None;
     let mut capture = None;
     let outcome = async {
         capture = Some(Capture::attach(docker, &id).await?);
-        docker.start_container(&id, None).await?;
+        if let Err(e) = docker.start_container(&id, None).await {
+            // Our configuration starts other images, so a refusal here is the
+            // image's doing (an entrypoint that does not exist, say).
+            match refusal(&e) {
+                Some(why) => {
+                    not_started(
+                        &mut report,
+                        &checks,
+                        &facts,
+                        &format!("the container did not start: {why}"),
+                    );
+                    return Ok(());
+                }
+                None => return Err(e.into()),
+            }
+        }
         let image = probe::image(docker, &req.probe_exe).await?;
         let pid = match probe::start(docker, &image, &id, &lab.id).await {
             Ok(pid) => pid,
@@ -428,6 +455,51 @@ async fn sigterm(
     }
 }
 
+/// The engine's one-line reason when it answered with an error status.
+fn refusal(e: &bollard::errors::Error) -> Option<String> {
+    match e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message,
+        } if (400..=500).contains(status_code) => Some(checks::clip(message, 300)),
+        _ => None,
+    }
+}
+
+/// Records a container that never ran: image checks still count, the rest fail.
+fn not_started(report: &mut Report, checks: &[&CheckSpec], facts: &ImageFacts, what: &str) {
+    report.container.verdict = ContainerVerdict::NeverReady;
+    report.container.detail = Some(what.to_string());
+    judge_without_service(report, checks, facts, what);
+}
+
+/// Image checks are judged from the image; every other check fails with `why`.
+fn judge_without_service(
+    report: &mut Report,
+    checks: &[&CheckSpec],
+    facts: &ImageFacts,
+    why: &str,
+) {
+    for check in checks {
+        let i = index_of(report, &check.id);
+        match &check.kind {
+            CheckKind::Image(rule) => match checks::image_check(rule, facts) {
+                Ok(()) => set(report, i, Verdict::Passed, None, 0),
+                Err(Problem::Fail(m) | Problem::Error(m)) => {
+                    set(report, i, Verdict::Failed, Some(m), 0)
+                }
+            },
+            _ => set(
+                report,
+                i,
+                Verdict::Failed,
+                Some(format!("not run: {why}")),
+                0,
+            ),
+        }
+    }
+}
+
 /// Records a container that stopped before the probe could join it.
 fn stopped_before_ready(
     report: &mut Report,
@@ -438,27 +510,19 @@ fn stopped_before_ready(
     let what = if oom {
         "it ran out of memory".to_string()
     } else {
-        format!("it exited with code {}", code.unwrap_or(-1))
+        let hint = match code {
+            Some(127) => " (the entrypoint was not found in the image)",
+            Some(126) => " (the entrypoint is not executable)",
+            _ => "",
+        };
+        format!("it exited with code {}{hint}", code.unwrap_or(-1))
     };
     report.container.verdict = verdict;
     report.container.exit_code = code;
     report.container.oom_killed = oom;
     report.container.detail = Some(format!("the service stopped before it was ready: {what}"));
-    for check in checks {
-        let i = index_of(report, &check.id);
-        match &check.kind {
-            CheckKind::Image(rule) => match checks::image_check(rule, facts) {
-                Ok(()) => set(report, i, Verdict::Passed, None, 0),
-                Err(Problem::Fail(m) | Problem::Error(m)) => {
-                    set(report, i, Verdict::Failed, Some(m), 0)
-                }
-            },
-            _ => {
-                let why = format!("not run: the service stopped before it was ready ({what})");
-                set(report, i, Verdict::Failed, Some(why), 0);
-            }
-        }
-    }
+    let why = format!("the service stopped before it was ready ({what})");
+    judge_without_service(report, checks, facts, &why);
 }
 
 fn empty_report(req: &GradeRequest, checks: &[&CheckSpec]) -> Report {

@@ -359,3 +359,57 @@ fn hostname() -> String {
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
 }
+
+/// A submission folder with the fixture binary and this Dockerfile.
+fn with_dockerfile(dockerfile: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(support::fixture_bin(), dir.path().join("fixture-week08")).expect("copy");
+    std::fs::write(dir.path().join("Dockerfile"), dockerfile).expect("write");
+    dir
+}
+
+#[tokio::test]
+async fn an_image_with_no_command_is_never_ready_and_keeps_its_image_points() {
+    let Some(docker) = engine().await else { return };
+    let dir = with_dockerfile(
+        "FROM scratch\nCOPY fixture-week08 /app/fixture-week08\nUSER 65532\nEXPOSE 8080\nLABEL org.opencontainers.image.title=x\n",
+    );
+    let report = grade(&docker, week08(), dir.path()).await;
+    assert_eq!(
+        report.container.verdict,
+        ContainerVerdict::NeverReady,
+        "{report:#?}"
+    );
+    assert!(
+        report
+            .container
+            .detail
+            .as_deref()
+            .unwrap_or("")
+            .contains("could not be created"),
+        "{report:#?}"
+    );
+    assert_eq!(report.score.earned, 20);
+}
+
+#[tokio::test]
+async fn an_entrypoint_that_does_not_exist_is_named() {
+    let Some(docker) = engine().await else { return };
+    let dir = with_dockerfile(
+        "FROM scratch\nCOPY fixture-week08 /app/fixture-week08\nENTRYPOINT [\"/app/missing\"]\n",
+    );
+    let report = grade(&docker, week08(), dir.path()).await;
+    // With an init as PID 1 the engine starts the container and the init exits 127.
+    assert!(
+        matches!(
+            report.container.verdict,
+            ContainerVerdict::Crashed | ContainerVerdict::NeverReady
+        ),
+        "{report:#?}"
+    );
+    let detail = report.container.detail.clone().unwrap_or_default();
+    assert!(
+        detail.contains("entrypoint was not found") || detail.contains("did not start"),
+        "{detail}"
+    );
+}

@@ -183,7 +183,11 @@ pub async fn start(
     let created = docker
         .create_container(Some(opts), container(probe, target_id, lab))
         .await?;
-    docker.start_container(&created.id, None).await?;
+    if let Err(e) = docker.start_container(&created.id, None).await {
+        // Not started (the target has stopped, say): leave nothing behind.
+        let _ = super::sweep::remove_container(docker, &created.id).await;
+        return Err(e);
+    }
     Ok(created.id)
 }
 
