@@ -105,12 +105,22 @@ fn the_books_rubric_tables_are_current() {
 fn an_unreachable_engine_is_a_grading_failure_not_a_verdict() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").expect("write");
+    // A socket that does not exist, and a TCP port on loopback where nothing listens.
+    for host in ["unix:///nonexistent/docker.sock", "tcp://127.0.0.1:9"] {
+        grader()
+            .args(["grade", "week08"])
+            .arg(dir.path())
+            .env("DOCKER_HOST", host)
+            .assert()
+            .code(3)
+            .stderr(predicate::str::contains("cannot reach the Docker engine"))
+            .stderr(one_line());
+    }
+    // `clean` must not fall back to the local engine either.
     grader()
-        .args(["grade", "week08"])
-        .arg(dir.path())
-        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .arg("clean")
+        .env("DOCKER_HOST", "tcp://127.0.0.1:9")
         .assert()
         .code(3)
-        .stderr(predicate::str::contains("cannot reach the Docker engine"))
-        .stderr(one_line());
+        .stderr(predicate::str::contains("cannot reach the Docker engine"));
 }

@@ -11,10 +11,11 @@ pub mod sweep;
 
 use bollard::Docker;
 
-/// Connects to the local engine and agrees on an API version with it (the engine
-/// here may be older than the client: Debian's 20.10 speaks API 1.41).
+/// Connects to the engine `DOCKER_HOST` names (`unix://` or `tcp://`; the local
+/// socket when unset) and agrees on an API version with it (the engine may be
+/// older than the client: Debian's 20.10 speaks API 1.41).
 pub async fn connect() -> Result<Docker, bollard::errors::Error> {
-    let docker = Docker::connect_with_local_defaults()?;
+    let docker = Docker::connect_with_defaults()?;
     let docker = docker.negotiate_version().await?;
     docker.ping().await?;
     Ok(docker)
