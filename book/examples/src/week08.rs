@@ -1,0 +1,1 @@
+//! Week 8: worked examples (being written).
