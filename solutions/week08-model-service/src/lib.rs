@@ -26,6 +26,7 @@ pub async fn bind(port: u16) -> std::io::Result<TcpListener> {
     TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port))).await
 }
 
+// ANCHOR: shutdown
 /// Serves `app` on `listener` until `shutdown` completes, then stops
 /// accepting connections and waits for requests in flight to finish.
 pub async fn serve(
@@ -65,3 +66,4 @@ pub async fn shutdown_signal() {
         () = terminate => tracing::info!("received SIGTERM, shutting down"),
     }
 }
+// ANCHOR_END: shutdown

@@ -43,6 +43,7 @@ fn train(args: &TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+// ANCHOR: serve
 fn serve(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     // Load before listening, so that the port opening means the model is ready.
     let model = Model::load(&args.model_path)?;
@@ -58,3 +59,4 @@ fn serve(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         Ok(())
     })
 }
+// ANCHOR_END: serve

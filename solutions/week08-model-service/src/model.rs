@@ -162,6 +162,7 @@ impl ModelArtifact {
 }
 
 impl Model {
+    // ANCHOR: from_artifact
     /// Checks an artifact is one this binary can serve and wraps it.
     pub fn from_artifact(artifact: ModelArtifact) -> Result<Self, ModelError> {
         if artifact.format != ARTIFACT_FORMAT {
@@ -192,6 +193,7 @@ impl Model {
             data_sha256: artifact.data_sha256,
         })
     }
+    // ANCHOR_END: from_artifact
 
     /// Reads and checks the artifact at `path`.
     pub fn load(path: &Path) -> Result<Self, ModelError> {
