@@ -57,7 +57,10 @@ pub async fn grade(docker: &Docker, req: &GradeRequest) -> Result<Report, GradeE
         }),
         Ok(ctx) => {
             report.submission.context_sha256 = Some(ctx.sha256.clone());
-            let tag = build::cache_tag(&lab.id, &ctx, &req.build_args);
+            let dockerfile =
+                std::fs::read_to_string(req.submission.join("Dockerfile")).unwrap_or_default();
+            let bases = build::base_image_ids(docker, &dockerfile, &req.build_args).await;
+            let tag = build::cache_tag(&lab.id, &ctx, &req.build_args, &bases);
             let limits = BuildLimits {
                 timeout: Duration::from_secs(lab.build.timeout_secs),
                 memory_mb: lab.build.memory_mb,

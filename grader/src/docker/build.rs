@@ -37,14 +37,108 @@ pub enum BuildFailure {
     TimedOut { after: Duration, log_tail: String },
 }
 
-/// The image tag for a context and its build arguments.
-pub fn cache_tag(lab: &str, ctx: &BuildContext, args: &BTreeMap<String, String>) -> String {
+/// The image tag for a context, its build arguments and the ids of the base
+/// images it builds on (so a base image rebuilt under the same tag is a new build).
+pub fn cache_tag(
+    lab: &str,
+    ctx: &BuildContext,
+    args: &BTreeMap<String, String>,
+    base_ids: &[String],
+) -> String {
     let mut h = Sha256::new();
     h.update(ctx.sha256.as_bytes());
     for (k, v) in args {
         h.update(format!("\0{k}={v}").as_bytes());
     }
+    for id in base_ids {
+        h.update(format!("\0base={id}").as_bytes());
+    }
     format!("mlops-grader/{lab}:{}", &hex::encode(h.finalize())[..20])
+}
+
+/// The ids of the base images a Dockerfile names, as the engine has them now
+/// (an image it does not have counts as "absent": the build will pull or fail).
+pub async fn base_image_ids(
+    docker: &Docker,
+    dockerfile: &str,
+    args: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    for image in base_images(dockerfile, args) {
+        let id = match docker.inspect_image(&image).await {
+            Ok(i) => i.id.unwrap_or_default(),
+            Err(_) => "absent".to_string(),
+        };
+        ids.push(format!("{image}@{id}"));
+    }
+    ids
+}
+
+/// The images named by `FROM` lines, with `ARG`s declared before the first
+/// `FROM` substituted (build arguments win over their defaults). Stage names
+/// (`FROM build`) and `scratch` are not images.
+pub fn base_images(dockerfile: &str, args: &BTreeMap<String, String>) -> Vec<String> {
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    let mut stages: Vec<String> = Vec::new();
+    let mut images = Vec::new();
+    for line in dockerfile.lines().map(str::trim) {
+        let mut words = line.split_whitespace();
+        let Some(instruction) = words.next() else {
+            continue;
+        };
+        if instruction.eq_ignore_ascii_case("ARG") && stages.is_empty() && images.is_empty() {
+            if let Some(decl) = words.next() {
+                let (name, default) = decl.split_once('=').unwrap_or((decl, ""));
+                let value = args
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| default.trim_matches('"').to_string());
+                vars.insert(name.to_string(), value);
+            }
+        } else if instruction.eq_ignore_ascii_case("FROM") {
+            let rest: Vec<&str> = words.filter(|w| !w.starts_with("--")).collect();
+            let Some(raw) = rest.first() else { continue };
+            let mut image = raw.to_string();
+            for (k, v) in &vars {
+                image = image
+                    .replace(&format!("${{{k}}}"), v)
+                    .replace(&format!("${k}"), v);
+            }
+            // A FROM naming an earlier stage builds on that stage, not on an image.
+            let is_stage = stages.contains(&image.to_lowercase());
+            if let (Some(as_kw), Some(name)) = (rest.get(1), rest.get(2))
+                && as_kw.eq_ignore_ascii_case("AS")
+            {
+                stages.push(name.to_lowercase());
+            }
+            if image != "scratch" && !is_stage && !images.contains(&image) {
+                images.push(image);
+            }
+        }
+    }
+    images
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_images_follow_args_and_skip_stages_and_scratch() {
+        let df = "ARG BUILDER_IMAGE=rust:1.95\nARG RUNTIME_IMAGE=\"gcr.io/distroless/static\"\n\
+                  FROM ${BUILDER_IMAGE} AS build\nRUN true\nFROM --platform=linux/amd64 $RUNTIME_IMAGE\n\
+                  COPY --from=build /x /x\nFROM build AS again\nFROM scratch\n";
+        let none = BTreeMap::new();
+        assert_eq!(
+            base_images(df, &none),
+            vec!["rust:1.95", "gcr.io/distroless/static"]
+        );
+        let args = BTreeMap::from([("BUILDER_IMAGE".to_string(), "local/rust:1".to_string())]);
+        assert_eq!(
+            base_images(df, &args),
+            vec!["local/rust:1", "gcr.io/distroless/static"]
+        );
+    }
 }
 
 /// Builds `ctx` as `tag` unless an image with that tag exists.
