@@ -27,6 +27,10 @@ pub enum ContextError {
     NoDockerfile(PathBuf),
     #[error("the build context is over its {limit_mb} MB cap (reached at {at})")]
     TooLarge { limit_mb: u64, at: String },
+    #[error(
+        "the build context has over {MAX_ENTRIES} files and folders (reached at {at}); leave build output out with .dockerignore"
+    )]
+    TooManyEntries { at: String },
     #[error("{path} is a link that leads outside the submission ({target})")]
     LinkOutside { path: String, target: String },
     #[error("cannot read {path}: {source}")]
@@ -37,6 +41,10 @@ pub enum ContextError {
     #[error(".dockerignore: {0}")]
     Ignore(String),
 }
+
+/// The most files and folders a context may hold: a lab's source is a few dozen;
+/// past this it is build output or an attack, and walking further costs time.
+pub const MAX_ENTRIES: usize = 10_000;
 
 /// Packs `dir` into a tar, honouring `.dockerignore`, refusing what is unsafe.
 pub fn pack(dir: &Path, limit_mb: u64) -> Result<BuildContext, ContextError> {
@@ -134,6 +142,11 @@ fn collect(
         let is_dir = ft.is_dir();
         if is_ignored(ignore, &rel, is_dir) {
             continue;
+        }
+        if out.len() >= MAX_ENTRIES {
+            return Err(ContextError::TooManyEntries {
+                at: rel.display().to_string(),
+            });
         }
         out.push(rel);
         if is_dir {
@@ -269,6 +282,19 @@ mod tests {
         assert_eq!(first, pack(a.path(), 1).expect("pack").sha256);
         fs::write(a.path().join("x"), "changed").expect("write");
         assert_ne!(first, pack(a.path(), 1).expect("pack").sha256);
+    }
+
+    #[test]
+    fn refuses_a_context_with_too_many_entries() {
+        let dir = submission();
+        let many = dir.path().join("many");
+        fs::create_dir(&many).expect("mkdir");
+        for i in 0..MAX_ENTRIES {
+            fs::write(many.join(i.to_string()), "").expect("write");
+        }
+        let err = pack(dir.path(), 64).expect_err("too many");
+        assert!(matches!(err, ContextError::TooManyEntries { .. }), "{err}");
+        assert!(err.to_string().contains(".dockerignore"), "{err}");
     }
 
     #[test]

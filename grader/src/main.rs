@@ -48,6 +48,10 @@ enum Command {
         /// Print the JSON report instead of the table.
         #[arg(long)]
         print_json: bool,
+        /// The OCI runtime the submission runs under, e.g. gVisor's `runsc`
+        /// (must be installed in the Docker engine); the engine's default if unset.
+        #[arg(long, env = "GRADER_RUNTIME", value_name = "NAME")]
+        runtime: Option<String>,
     },
     /// List the labs this grader knows.
     Labs,
@@ -151,6 +155,7 @@ async fn run(cli: Cli) -> Result<(), Exit> {
             json,
             markdown,
             print_json,
+            runtime,
         } => {
             let lab = load_lab(&lab)?;
             let meta = std::fs::metadata(&submission).map_err(|e| {
@@ -166,12 +171,18 @@ async fn run(cli: Cli) -> Result<(), Exit> {
                 ));
             }
             let docker = connect().await?;
+            if let Some(name) = &runtime {
+                docker::check_runtime(&docker, name)
+                    .await
+                    .map_err(|e| Exit(2, e))?;
+            }
             let request = GradeRequest {
                 lab,
                 submission,
                 build_args: build_args.into_iter().collect::<BTreeMap<_, _>>(),
                 audience,
                 probe_exe: probe::locate(),
+                runtime,
             };
             let graded = tokio::select! {
                 r = grader::grade(&docker, &request) => r,

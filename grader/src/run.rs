@@ -22,6 +22,9 @@ pub struct GradeRequest {
     pub audience: Audience,
     /// The `grader-probe` executable to package into the probe image.
     pub probe_exe: PathBuf,
+    /// The OCI runtime for the submission's container (gVisor's `runsc`, say);
+    /// the engine's default when `None`.
+    pub runtime: Option<String>,
 }
 
 /// A failure of grading itself (not of the submission): the engine broke, the
@@ -104,7 +107,10 @@ pub async fn grade(docker: &Docker, req: &GradeRequest) -> Result<Report, GradeE
     let opts = CreateContainerOptionsBuilder::default()
         .name(&unique(&name))
         .build();
-    let body = sandbox::submission(&built.tag, &lab.id, &lab.container, &facts.volumes);
+    let mut body = sandbox::submission(&built.tag, &lab.id, &lab.container, &facts.volumes);
+    if let Some(host) = body.host_config.as_mut() {
+        host.runtime.clone_from(&req.runtime);
+    }
     let id = match docker.create_container(Some(opts), body).await {
         Ok(created) => created.id,
         // The engine refuses to make a container of this image (no command, say).
@@ -299,7 +305,6 @@ async fn wait_ready(
 ) -> Result<Ready, GradeError> {
     let c = &lab.container;
     let deadline = Instant::now() + Duration::from_secs(c.ready_timeout_secs);
-    let port = c.port.to_string();
     let mut last = format!(
         "nothing listened on port {} within {} s",
         c.port, c.ready_timeout_secs
@@ -315,17 +320,21 @@ async fn wait_ready(
                 "the service stopped before it was ready: {what}"
             )));
         }
-        let (out, _) = probe::run(docker, probe_id, image, &["listeners", &port], 4096).await?;
-        let addrs: Vec<String> = String::from_utf8_lossy(&out)
-            .lines()
-            .map(str::to_string)
-            .collect();
-        let reachable = addrs.iter().any(|a| a != "127.0.0.1" && a != "::1");
-        if !addrs.is_empty() && !reachable {
+        let (out, _) = probe::run(docker, probe_id, image, &["listeners"], 4096).await?;
+        let listening = Listening::parse(&String::from_utf8_lossy(&out), c.port);
+        let reachable = listening.reachable();
+        if !listening.on_port.is_empty() && !reachable {
             last = format!(
                 "it listens on {} only, which nothing outside the container can reach; listen on 0.0.0.0:{}",
-                addrs.join(", "),
+                listening.on_port.join(", "),
                 c.port
+            );
+        } else if listening.on_port.is_empty() && !listening.other_ports.is_empty() {
+            last = format!(
+                "nothing listened on port {} within {} s; it listens on port {} instead (the port comes from $PORT)",
+                c.port,
+                c.ready_timeout_secs,
+                listening.other_ports.join(", ")
             );
         } else if reachable {
             let url = format!("{base}{}", c.ready_path);
@@ -351,6 +360,37 @@ async fn wait_ready(
             return Ok(Ready::No(format!("the service never became ready: {last}")));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// What listens in the submission's network namespace, as the probe reads it.
+#[derive(Debug, Default, PartialEq)]
+struct Listening {
+    /// Addresses listening on the contract's port.
+    on_port: Vec<String>,
+    /// Other ports something listens on, without duplicates.
+    other_ports: Vec<String>,
+}
+
+impl Listening {
+    /// Parses the probe's "ADDRESS PORT" lines; anything else is ignored.
+    fn parse(out: &str, port: u16) -> Self {
+        let mut found = Listening::default();
+        for (addr, p) in out.lines().filter_map(|l| l.split_once(' ')) {
+            match p.trim().parse::<u16>() {
+                Ok(p) if p == port => found.on_port.push(addr.to_string()),
+                Ok(p) if !found.other_ports.contains(&p.to_string()) => {
+                    found.other_ports.push(p.to_string())
+                }
+                _ => {}
+            }
+        }
+        found
+    }
+
+    /// Whether something listens on the port at an address other than loopback.
+    fn reachable(&self) -> bool {
+        self.on_port.iter().any(|a| a != "127.0.0.1" && a != "::1")
     }
 }
 
@@ -627,4 +667,20 @@ fn unique(base: &str) -> String {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     format!("{base}-{}-{nanos:x}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Listening;
+
+    #[test]
+    fn listeners_are_sorted_into_the_contract_port_and_the_others() {
+        let out = "127.0.0.1 8080\n0.0.0.0 9090\n:: 9090\nnot a line\n0.0.0.0 70000\n";
+        let l = Listening::parse(out, 8080);
+        assert_eq!(l.on_port, vec!["127.0.0.1"]);
+        assert_eq!(l.other_ports, vec!["9090"]);
+        assert!(!l.reachable());
+        assert!(Listening::parse("0.0.0.0 8080\n", 8080).reachable());
+        assert!(Listening::parse(":: 8080\n", 8080).reachable());
+    }
 }

@@ -6,15 +6,7 @@ mod support;
 
 use grader::result::{ContainerVerdict, Verdict};
 use std::time::{Duration, Instant};
-use support::{Image, engine, grade, lost, submission, verdict_of, week08};
-
-/// The week-8 lab with short deadlines, so that waiting cases finish quickly.
-fn quick_lab() -> grader::spec::LabSpec {
-    let mut lab = week08();
-    lab.container.ready_timeout_secs = 6;
-    lab.container.run_timeout_secs = 60;
-    lab
-}
+use support::{Image, engine, grade, lost, quick_lab, submission, verdict_of, week08};
 
 /// Slack allowed on top of a deadline for building, starting and tearing down.
 const SLACK: Duration = Duration::from_secs(45);
@@ -176,48 +168,41 @@ async fn ignoring_sigterm_loses_only_the_shutdown_check() {
 #[tokio::test]
 async fn the_container_cannot_reach_the_host() {
     let Some(docker) = engine().await else { return };
-    // A canary on every host address (0.0.0.0): a container on a plain bridge
-    // could reach it through the bridge's gateway.
+    // Canaries on every host address (0.0.0.0), TCP for HTTP and UDP for DNS:
+    // a container on a plain bridge could reach them through the gateway.
     let canary = std::net::TcpListener::bind(("0.0.0.0", 0)).expect("canary");
     canary.set_nonblocking(true).expect("nonblocking");
     let port = canary.local_addr().expect("addr").port();
-    let bridge = docker
-        .inspect_network(
-            "bridge",
-            None::<bollard::query_parameters::InspectNetworkOptions>,
-        )
-        .await
-        .expect("the default bridge");
-    let gateway = bridge
-        .ipam
-        .and_then(|i| i.config)
-        .and_then(|c| c.into_iter().find_map(|c| c.gateway))
-        .unwrap_or_else(|| "172.17.0.1".to_string());
-    let targets = format!("{gateway}:{port},127.0.0.1:{port}");
-    let dir = submission("canary", Image::Good, &[("CANARY_ADDRS", &targets)]);
+    let dns = std::net::UdpSocket::bind(("0.0.0.0", 0)).expect("udp canary");
+    dns.set_nonblocking(true).expect("nonblocking");
+    let udp_port = dns.local_addr().expect("addr").port();
+    let gateway = support::bridge_gateway(&docker).await;
+    let tcp = format!("{gateway}:{port},127.0.0.1:{port}");
+    let udp = format!("{gateway}:{udp_port},127.0.0.1:{udp_port}");
+    let dir = submission(
+        "canary",
+        Image::Good,
+        &[("CANARY_ADDRS", &tcp), ("CANARY_UDP", &udp)],
+    );
     let report = grade(&docker, week08(), dir.path()).await;
     assert_eq!(lost(&report), Vec::<String>::new(), "{report:#?}");
     assert!(
         canary.accept().is_err(),
-        "the canary on the host received a connection from the submission"
+        "the TCP canary on the host received a connection from the submission"
     );
-    // The submission tried, and says it could not connect.
-    let tried = report
-        .container
-        .log_excerpt
-        .iter()
-        .filter(|l| l.starts_with("canary "))
-        .count();
-    let connected = report
-        .container
-        .log_excerpt
-        .iter()
-        .any(|l| l.contains(" connected"));
+    let mut buf = [0u8; 512];
     assert!(
-        tried >= 2 && !connected,
-        "{:?}",
-        report.container.log_excerpt
+        dns.recv_from(&mut buf).is_err(),
+        "the UDP canary on the host received a packet from the submission"
     );
+    // The submission tried everything, saw only a loopback interface, and
+    // says it could not connect.
+    let log = &report.container.log_excerpt;
+    assert!(log.iter().any(|l| l == "canary interfaces: lo"), "{log:?}");
+    let tried = support::log_lines(&report, "canary tcp ").len()
+        + support::log_lines(&report, "canary udp ").len();
+    let connected = log.iter().any(|l| l.contains(" connected"));
+    assert!(tried == 4 && !connected, "{log:?}");
 }
 
 #[tokio::test]

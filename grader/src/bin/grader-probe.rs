@@ -4,7 +4,7 @@
 //!
 //! grader-probe idle              stay alive (the probe container's main process)
 //! grader-probe relay PORT        pipe stdin/stdout to 127.0.0.1:PORT
-//! grader-probe listeners PORT    print the local addresses listening on PORT
+//! grader-probe listeners         print "ADDRESS PORT" of every listening TCP socket
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -19,16 +19,16 @@ fn main() -> ExitCode {
             std::thread::sleep(Duration::from_secs(3600));
         },
         (Some("relay"), Some(port)) => relay(port),
-        (Some("listeners"), Some(port)) => listeners(port),
+        (Some("listeners"), _) => listeners(),
         _ => {
-            eprintln!("usage: grader-probe idle | relay PORT | listeners PORT");
+            eprintln!("usage: grader-probe idle | relay PORT | listeners");
             ExitCode::from(2)
         }
     }
 }
 
-/// Copies stdin to the service and the service's answer to stdout, until both
-/// sides are done. Exit code 3: the service refused the connection.
+/// Copies stdin to the service and the service's answer to stdout, until
+/// either side is done. Exit code 3: the service refused the connection.
 fn relay(port: u16) -> ExitCode {
     let stream = match TcpStream::connect(("127.0.0.1", port)) {
         Ok(s) => s,
@@ -42,8 +42,12 @@ fn relay(port: u16) -> ExitCode {
     };
     let sender = std::thread::spawn(move || {
         let _ = std::io::copy(&mut std::io::stdin().lock(), &mut upstream);
-        // The grader closed its side: let the service see the end of the request.
-        let _ = upstream.shutdown(Shutdown::Write);
+        // The grader's client never half-closes: the end of stdin means it has
+        // dropped the connection (an answer too slow, too long, or done with).
+        // Close the service's connection too, so an answer that never ends does
+        // not keep it, and the service's graceful shutdown, waiting forever.
+        let _ = upstream.shutdown(Shutdown::Both);
+        std::process::exit(0);
     });
     let mut down = stream;
     let mut out = std::io::stdout().lock();
@@ -63,8 +67,8 @@ fn relay(port: u16) -> ExitCode {
 }
 
 /// Reads the kernel's socket tables of this network namespace and prints the
-/// address of every socket listening on `port`, one a line.
-fn listeners(port: u16) -> ExitCode {
+/// address and port of every listening socket, one a line.
+fn listeners() -> ExitCode {
     for (file, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
         let Ok(table) = std::fs::read_to_string(file) else {
             continue;
@@ -78,8 +82,8 @@ fn listeners(port: u16) -> ExitCode {
             let Some((addr, p)) = local.split_once(':') else {
                 continue;
             };
-            if u16::from_str_radix(p, 16).ok() == Some(port) {
-                println!("{}", decode(addr, v6));
+            if let Ok(port) = u16::from_str_radix(p, 16) {
+                println!("{} {port}", decode(addr, v6));
             }
         }
     }

@@ -31,3 +31,21 @@ pub fn is_not_found(e: &bollard::errors::Error) -> bool {
         }
     )
 }
+
+/// Whether the engine has the OCI runtime `name` (`runc`, gVisor's `runsc`, ...).
+/// The error names the runtimes it does have.
+pub async fn check_runtime(docker: &Docker, name: &str) -> Result<(), String> {
+    let info = docker
+        .info()
+        .await
+        .map_err(|e| format!("cannot ask the Docker engine for its runtimes: {e}"))?;
+    let known: Vec<String> = info.runtimes.unwrap_or_default().into_keys().collect();
+    if known.iter().any(|k| k == name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the container runtime \"{name}\" is not installed in this Docker engine (it has: {})",
+            known.join(", ")
+        ))
+    }
+}

@@ -320,10 +320,13 @@ async fn carry(
         }
         let _ = wr.shutdown().await;
     };
-    // When the service's answer ends, the request side is finished too.
+    // Either side ending ends the connection: when the service's answer ends
+    // the request is finished, and when the client has gone (reqwest never
+    // half-closes) nobody wants the rest of the answer. Dropping the exec's
+    // streams then ends the probe's relay and its connection to the service.
     tokio::select! {
         _ = down => {}
-        _ = async { up.await; std::future::pending::<()>().await } => {}
+        _ = up => {}
     }
     Ok(())
 }

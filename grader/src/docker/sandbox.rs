@@ -30,14 +30,16 @@ pub fn submission(
     let mut env: Vec<String> = vec![format!("PORT={}", spec.port)];
     env.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
 
+    // Sizes and inode counts both capped: without `nr_inodes`, millions of
+    // empty files would each cost kernel memory while `size` stayed unused.
     let mut tmpfs = HashMap::from([(
         "/tmp".to_string(),
-        "rw,noexec,nosuid,nodev,size=64m".to_string(),
+        "rw,noexec,nosuid,nodev,size=64m,nr_inodes=16k".to_string(),
     )]);
     for v in image_volumes {
         tmpfs
             .entry(v.clone())
-            .or_insert_with(|| "rw,noexec,nosuid,nodev,size=16m".to_string());
+            .or_insert_with(|| "rw,noexec,nosuid,nodev,size=16m,nr_inodes=4k".to_string());
     }
 
     ContainerCreateBody {

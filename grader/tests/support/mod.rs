@@ -94,6 +94,51 @@ pub fn submission(mode: &str, image: Image, env: &[(&str, &str)]) -> tempfile::T
     dir
 }
 
+/// The host-side address of Docker's default bridge: where a container on a
+/// plain bridge network would reach the host.
+pub async fn bridge_gateway(docker: &bollard::Docker) -> String {
+    let bridge = docker
+        .inspect_network(
+            "bridge",
+            None::<bollard::query_parameters::InspectNetworkOptions>,
+        )
+        .await
+        .expect("the default bridge");
+    bridge
+        .ipam
+        .and_then(|i| i.config)
+        .and_then(|c| c.into_iter().find_map(|c| c.gateway))
+        .unwrap_or_else(|| "172.17.0.1".to_string())
+}
+
+/// The week-8 lab with short deadlines, so that waiting cases finish quickly.
+pub fn quick_lab() -> LabSpec {
+    let mut lab = week08();
+    lab.container.ready_timeout_secs = 6;
+    lab.container.run_timeout_secs = 60;
+    lab
+}
+
+/// `quick_lab` with every check's own deadline cut to `secs`.
+pub fn quick_checks(secs: u64) -> LabSpec {
+    let mut lab = quick_lab();
+    for check in &mut lab.checks {
+        check.timeout = std::time::Duration::from_secs(secs);
+    }
+    lab
+}
+
+/// The log lines of a report that start with `prefix`.
+pub fn log_lines<'a>(report: &'a Report, prefix: &str) -> Vec<&'a str> {
+    report
+        .container
+        .log_excerpt
+        .iter()
+        .map(String::as_str)
+        .filter(|l| l.starts_with(prefix))
+        .collect()
+}
+
 pub fn week08() -> LabSpec {
     grader::spec::embedded_lab("week08")
         .expect("week08 is embedded")
@@ -127,6 +172,7 @@ pub async fn grade_with(
         build_args,
         audience,
         probe_exe: PathBuf::from(env!("CARGO_BIN_EXE_grader-probe")),
+        runtime: None,
     };
     let report = grader::grade(docker, &request)
         .await
