@@ -41,13 +41,22 @@ fn relay(port: u16) -> ExitCode {
         return ExitCode::from(1);
     };
     let sender = std::thread::spawn(move || {
-        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut upstream);
-        // The grader's client never half-closes: the end of stdin means it has
-        // dropped the connection (an answer too slow, too long, or done with).
-        // Close the service's connection too, so an answer that never ends does
-        // not keep it, and the service's graceful shutdown, waiting forever.
-        let _ = upstream.shutdown(Shutdown::Both);
-        std::process::exit(0);
+        match std::io::copy(&mut std::io::stdin().lock(), &mut upstream) {
+            // The grader's client never half-closes: the end of stdin means it
+            // has dropped the connection (an answer too slow, too long, or done
+            // with). Close the service's connection too, so that an answer that
+            // never ends does not hold it, and the service's graceful shutdown,
+            // forever.
+            Ok(_) => {
+                let _ = upstream.shutdown(Shutdown::Both);
+                std::process::exit(0);
+            }
+            // The service stopped reading (a 413 before the whole body, say):
+            // its answer may still be on its way, so only this direction ends.
+            Err(_) => {
+                let _ = upstream.shutdown(Shutdown::Write);
+            }
+        }
     });
     let mut down = stream;
     let mut out = std::io::stdout().lock();

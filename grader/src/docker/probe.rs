@@ -295,6 +295,8 @@ async fn carry(
         return Ok(());
     };
     let (mut rd, mut wr) = sock.into_split();
+    // Ends true when the client has gone, false when the relay stopped taking
+    // the request (the service closed early, say: its answer may still come).
     let up = async move {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -302,13 +304,14 @@ async fn carry(
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     if input.write_all(&buf[..n]).await.is_err() {
-                        break;
+                        return false;
                     }
                     let _ = input.flush().await;
                 }
             }
         }
         let _ = input.shutdown().await;
+        true
     };
     let down = async move {
         while let Some(Ok(frame)) = output.next().await {
@@ -320,13 +323,17 @@ async fn carry(
         }
         let _ = wr.shutdown().await;
     };
-    // Either side ending ends the connection: when the service's answer ends
-    // the request is finished, and when the client has gone (reqwest never
-    // half-closes) nobody wants the rest of the answer. Dropping the exec's
-    // streams then ends the probe's relay and its connection to the service.
+    // When the service's answer ends the request is finished; when the client
+    // has gone (reqwest never half-closes) nobody wants the rest of the answer.
+    // Either way dropping the exec's streams ends the probe's relay and its
+    // connection to the service.
     tokio::select! {
         _ = down => {}
-        _ = up => {}
+        _ = async {
+            if !up.await {
+                std::future::pending::<()>().await;
+            }
+        } => {}
     }
     Ok(())
 }
