@@ -238,3 +238,52 @@ pub fn fmt_size(bytes: u64) -> String {
         format!("{mb:.1} MB")
     }
 }
+
+/// Every container, volume and network the engine has, by id: taken before
+/// and after the tests, the difference is what they left behind, labelled
+/// or not (a build step's container, an anonymous volume).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Objects {
+    pub containers: std::collections::BTreeSet<String>,
+    pub volumes: std::collections::BTreeSet<String>,
+    pub networks: std::collections::BTreeSet<String>,
+}
+
+impl Objects {
+    pub fn now() -> Result<Objects> {
+        let list = |args: &[&str]| -> Result<std::collections::BTreeSet<String>> {
+            Ok(cmd::output(docker().args(args))?
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect())
+        };
+        Ok(Objects {
+            containers: list(&["container", "ls", "-aq", "--no-trunc"])?,
+            volumes: list(&["volume", "ls", "-q"])?,
+            networks: list(&["network", "ls", "-q", "--no-trunc"])?,
+        })
+    }
+
+    /// What `self` has that `before` did not.
+    pub fn since(&self, before: &Objects) -> Objects {
+        Objects {
+            containers: self
+                .containers
+                .difference(&before.containers)
+                .cloned()
+                .collect(),
+            volumes: self.volumes.difference(&before.volumes).cloned().collect(),
+            networks: self
+                .networks
+                .difference(&before.networks)
+                .cloned()
+                .collect(),
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.containers.len() + self.volumes.len() + self.networks.len()
+    }
+}

@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 
 use crate::base_images::{BUILDER_TAG, STATIC_TAG};
 use crate::step::step;
-use crate::{base_images, checks, clean, cmd, fixtures, workspace};
+use crate::{base_images, checks, clean, cmd, docker, fixtures, workspace};
 
 pub fn run(nextest_args: &[String]) -> Result<ExitCode> {
     checks::lint()?;
@@ -17,6 +17,7 @@ pub fn run(nextest_args: &[String]) -> Result<ExitCode> {
         bail!("cargo-nextest not found: install it with `cargo install cargo-nextest --locked`");
     }
     let build_args = format!("BUILDER_IMAGE={BUILDER_TAG} RUNTIME_IMAGE={STATIC_TAG}");
+    let before = docker::Objects::now()?;
     let status = step("cargo nextest run --workspace", || {
         let mut command = workspace::cargo();
         command
@@ -32,13 +33,24 @@ pub fn run(nextest_args: &[String]) -> Result<ExitCode> {
          and {} untagged build-stage images",
         removed.containers, removed.networks, removed.images, removed.build_stages
     );
+    // Anything new after the clean-up is a leak, labelled or not.
+    let left = docker::Objects::now()?.since(&before);
+    println!(
+        "    leak check: {} containers, {} volumes, {} networks left that were not there before the tests",
+        left.containers.len(),
+        left.volumes.len(),
+        left.networks.len()
+    );
     if !status.success() {
         return Ok(cmd::exit_code(status));
     }
-    if removed.containers + removed.networks > 0 {
+    if removed.containers + removed.networks > 0 || left.count() > 0 {
         eprintln!(
-            "leak: the tests left {} containers and {} networks labelled dev.mlops-course.grader=true behind",
-            removed.containers, removed.networks
+            "leak: the tests left {} containers and {} networks labelled dev.mlops-course.grader=true behind, \
+             and {} objects in all that were not there before ({left:?})",
+            removed.containers,
+            removed.networks,
+            left.count()
         );
         return Ok(ExitCode::FAILURE);
     }
