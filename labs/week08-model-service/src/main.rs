@@ -5,13 +5,19 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
+use tracing_subscriber::EnvFilter;
 use wine_service::config::{Cli, Command, ServeArgs, TrainArgs};
 use wine_service::{AppState, Model, api};
 
 fn main() -> ExitCode {
     // Logs go to stdout, where container runtimes collect them. Colours only
     // for a terminal: escape codes clutter collected logs.
+    // RUST_LOG picks what is logged (`info` when unset; `warn` drops the
+    // line per request).
     tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stdout)
         .with_ansi(std::io::stdout().is_terminal())
         .with_target(false)

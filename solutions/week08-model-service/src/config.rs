@@ -3,6 +3,7 @@
 //! Every serve setting can come from the environment as well as a flag,
 //! because containers are usually configured through the environment.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -54,7 +55,12 @@ pub struct ServeArgs {
     /// Model artifact written by `train`.
     #[arg(long = "model", env = "MODEL_PATH", default_value = "/app/model.json")]
     pub model_path: PathBuf,
-    /// TCP port to listen on, on all interfaces.
+    /// Address to listen on. All interfaces by default, because inside a
+    /// container loopback is unreachable from outside; `127.0.0.1` keeps a
+    /// service on a workstation private (benchmarks, local tries).
+    #[arg(long, env = "HOST", default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
+    pub host: IpAddr,
+    /// TCP port to listen on.
     #[arg(long, env = "PORT", default_value_t = 8080)]
     pub port: u16,
 }
@@ -70,6 +76,22 @@ mod tests {
             Command::Serve(args) => assert_eq!(args.port, 9000),
             other => panic!("expected serve, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn host_defaults_to_all_interfaces() {
+        let parse = |args: &[&str]| match Cli::try_parse_from(args).map(Cli::into_command) {
+            Ok(Command::Serve(args)) => args.host,
+            other => panic!("expected serve, got {other:?}"),
+        };
+        // A `HOST` in the test's environment would rightly win over the default.
+        if std::env::var_os("HOST").is_none() {
+            assert_eq!(parse(&["wine-service"]), IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        }
+        assert_eq!(
+            parse(&["wine-service", "serve", "--host", "127.0.0.1"]),
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        );
     }
 
     #[test]

@@ -13,17 +13,17 @@ pub mod model;
 pub mod schema;
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use tokio::net::TcpListener;
 
 pub use api::{AppState, router};
 pub use model::{Model, ModelArtifact, train};
 
-/// Binds `0.0.0.0:port`: all interfaces, because inside a container the
-/// loopback interface is unreachable from outside.
-pub async fn bind(port: u16) -> std::io::Result<TcpListener> {
-    TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port))).await
+/// Binds `host:port`. In a container `host` must be `0.0.0.0` (the default
+/// of `--host`): the loopback interface is unreachable from outside.
+pub async fn bind(host: IpAddr, port: u16) -> std::io::Result<TcpListener> {
+    TcpListener::bind(SocketAddr::new(host, port)).await
 }
 
 // ANCHOR: shutdown

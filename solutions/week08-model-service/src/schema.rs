@@ -341,13 +341,14 @@ pub fn parse_input(index: usize, item: &Value) -> Result<WineFeatures, Validatio
 
     let mut row = [0.0; 11];
     for (slot, feature) in row.iter_mut().zip(FEATURES.iter()) {
-        let path = feature_path(index, feature.name);
+        // Built only on the error paths: most requests are valid.
+        let path = || feature_path(index, feature.name);
         match map.get(feature.name) {
             None => {
                 return Err(ValidationError::new(
                     ErrorKind::MissingField,
                     format!("missing field `{}`", feature.name),
-                    Some(path),
+                    Some(path()),
                 ));
             }
             // `as_f64` is `None` only for non-numbers here: serde_json's
@@ -362,7 +363,7 @@ pub fn parse_input(index: usize, item: &Value) -> Result<WineFeatures, Validatio
                             feature.name,
                             type_name(value)
                         ),
-                        Some(path),
+                        Some(path()),
                     ));
                 }
             },
@@ -387,12 +388,12 @@ fn check_no_unknown_fields(index: usize, map: &Map<String, Value>) -> Result<(),
 /// Checks every feature is finite and inside its [`FEATURES`] range.
 pub fn check_ranges(index: usize, features: &WineFeatures) -> Result<(), ValidationError> {
     for (value, feature) in features.to_array().into_iter().zip(FEATURES.iter()) {
-        let path = feature_path(index, feature.name);
+        let path = || feature_path(index, feature.name);
         if !value.is_finite() {
             return Err(ValidationError::new(
                 ErrorKind::NotFinite,
                 format!("`{}` must be a finite number, got {value}", feature.name),
-                Some(path),
+                Some(path()),
             ));
         }
         if !(feature.min..=feature.max).contains(&value) {
@@ -402,7 +403,7 @@ pub fn check_ranges(index: usize, features: &WineFeatures) -> Result<(), Validat
                     "`{}` must be between {} and {}, got {value}",
                     feature.name, feature.min, feature.max
                 ),
-                Some(path),
+                Some(path()),
             ));
         }
     }
