@@ -128,7 +128,17 @@ pub async fn grade(docker: &Docker, req: &GradeRequest) -> Result<Report, GradeE
     let mut capture = None;
     let outcome = async {
         capture = Some(Capture::attach(docker, &id).await?);
-        if let Err(e) = docker.start_container(&id, None).await {
+        // The probe container is made while the submission starts: it joins
+        // the submission's namespace only when it is started itself.
+        let probe_made = async {
+            let image = probe::image(docker, &req.probe_exe).await?;
+            let pid = probe::create(docker, &image, &id, &lab.id, lab.container.port).await?;
+            Ok::<_, GradeError>((image, pid))
+        };
+        let (started, made) = tokio::join!(docker.start_container(&id, None), probe_made);
+        let (image, pid) = made?;
+        probe_id = Some(pid.clone());
+        if let Err(e) = started {
             // Our configuration starts other images, so a refusal here is the
             // image's doing (an entrypoint that does not exist, say).
             match refusal(&e) {
@@ -144,20 +154,17 @@ pub async fn grade(docker: &Docker, req: &GradeRequest) -> Result<Report, GradeE
                 None => return Err(e.into()),
             }
         }
-        let image = probe::image(docker, &req.probe_exe).await?;
-        let pid = match probe::start(docker, &image, &id, &lab.id).await {
-            Ok(pid) => pid,
+        if let Err(e) = probe::start(docker, &pid).await {
             // The probe cannot join a container that has already stopped: that is
             // the submission's fate, not a failure of grading.
-            Err(e) => match fate(docker, &id).await? {
+            match fate(docker, &id).await? {
                 (Some(verdict), code, oom) => {
                     stopped_before_ready(&mut report, &checks, &facts, (verdict, code, oom));
                     return Ok(());
                 }
                 _ => return Err(e.into()),
-            },
-        };
-        probe_id = Some(pid.clone());
+            }
+        }
         report.timings.start_ms = ms(t);
         run_checks(docker, req, &checks, &id, &pid, image, &facts, &mut report).await
     }
@@ -165,10 +172,15 @@ pub async fn grade(docker: &Docker, req: &GradeRequest) -> Result<Report, GradeE
 
     // Teardown, whatever happened.
     let t = Instant::now();
-    if let Some(pid) = &probe_id {
-        sweep::remove_container(docker, pid).await?;
-    }
-    sweep::remove_container(docker, &id).await?;
+    let probe_gone = async {
+        match &probe_id {
+            Some(pid) => sweep::remove_container(docker, pid).await,
+            None => Ok(()),
+        }
+    };
+    let (probe_gone, gone) = tokio::join!(probe_gone, sweep::remove_container(docker, &id));
+    probe_gone?;
+    gone?;
     if let Some(capture) = capture {
         let out = capture.finish();
         report.container.output_over_cap = out.bytes > lab.container.log_cap_bytes;
@@ -194,14 +206,9 @@ async fn run_checks(
 ) -> Result<(), GradeError> {
     let lab = &req.lab;
     let deadline = Instant::now() + Duration::from_secs(lab.container.run_timeout_secs);
-    let relay = probe::Relay::start(
-        docker.clone(),
-        probe_id.to_string(),
-        image.clone(),
-        lab.container.port,
-    )
-    .await
-    .map_err(|e| GradeError::Other(format!("cannot open the relay port: {e}")))?;
+    let relay = probe::Relay::start(docker, probe_id)
+        .await
+        .map_err(|e| GradeError::Other(format!("cannot open the relay port: {e}")))?;
     let base = format!("http://{}", relay.addr);
     let http = reqwest::Client::builder()
         .no_proxy()

@@ -253,7 +253,9 @@ async fn a_run_past_its_deadline_is_killed_and_the_rest_fails_fast() {
     let Some(docker) = engine().await else { return };
     let mut lab = week08();
     lab.container.run_timeout_secs = 1;
-    let dir = submission("reference", Image::Good, &[]);
+    // A service that answers /predict a byte at a time outlasts the deadline
+    // however fast the grader is; the reference would finish inside it.
+    let dir = submission("slowloris", Image::Good, &[]);
     let report = grade(&docker, lab, dir.path()).await;
     assert_eq!(
         report.container.verdict,
@@ -305,7 +307,7 @@ async fn containers_left_by_a_dead_grader_are_swept_and_live_ones_kept() {
     .await
     .expect("probe image");
     let make = |owner: String| {
-        let mut body = probe::container(&image, "none", "week08");
+        let mut body = probe::container(&image, "none", "week08", 8080);
         let mut l = body.labels.take().unwrap_or_default();
         l.insert(labels::OWNER.to_string(), owner);
         body.labels = Some(l);

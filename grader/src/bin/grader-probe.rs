@@ -1,78 +1,91 @@
 //! The grader's probe: a tiny program that runs in a container joined to the
 //! submission's network namespace, so the grader can reach a service that has no
-//! network of its own. It uses the standard library only and trusts nothing it reads.
+//! network of its own. It trusts nothing it reads.
 //!
-//! grader-probe idle              stay alive (the probe container's main process)
-//! grader-probe relay PORT        pipe stdin/stdout to 127.0.0.1:PORT
+//! grader-probe mux PORT          the probe container's main process: serve yamux on
+//!                                stdin/stdout; each stream the grader opens becomes
+//!                                a connection to 127.0.0.1:PORT
 //! grader-probe listeners         print "ADDRESS PORT" of every listening TCP socket
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::compat::{FuturesAsyncReadCompatExt, TokioAsyncReadCompatExt};
+
 use std::process::ExitCode;
-use std::time::Duration;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let port = || args.get(1).and_then(|p| p.parse::<u16>().ok());
     match (args.first().map(String::as_str), port()) {
-        (Some("idle"), _) => loop {
-            std::thread::sleep(Duration::from_secs(3600));
-        },
-        (Some("relay"), Some(port)) => relay(port),
+        (Some("mux"), Some(port)) => mux(port),
         (Some("listeners"), _) => listeners(),
         _ => {
-            eprintln!("usage: grader-probe idle | relay PORT | listeners");
+            eprintln!("usage: grader-probe mux PORT | listeners");
             ExitCode::from(2)
         }
     }
 }
 
-/// Copies stdin to the service and the service's answer to stdout, until
-/// either side is done. Exit code 3: the service refused the connection.
-fn relay(port: u16) -> ExitCode {
-    let stream = match TcpStream::connect(("127.0.0.1", port)) {
-        Ok(s) => s,
+/// Serves the grader's yamux connection on stdin/stdout until it ends: each
+/// stream is one connection to the service.
+fn mux(port: u16) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+    {
+        Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("connect 127.0.0.1:{port}: {e}");
-            return ExitCode::from(3);
+            eprintln!("mux: {e}");
+            return ExitCode::from(1);
         }
     };
-    let Ok(mut upstream) = stream.try_clone() else {
-        return ExitCode::from(1);
-    };
-    let sender = std::thread::spawn(move || {
-        match std::io::copy(&mut std::io::stdin().lock(), &mut upstream) {
-            // The grader's client never half-closes: the end of stdin means it
-            // has dropped the connection (an answer too slow, too long, or done
-            // with). Close the service's connection too, so that an answer that
-            // never ends does not hold it, and the service's graceful shutdown,
-            // forever.
-            Ok(_) => {
-                let _ = upstream.shutdown(Shutdown::Both);
-                std::process::exit(0);
-            }
-            // The service stopped reading (a 413 before the whole body, say):
-            // its answer may still be on its way, so only this direction ends.
-            Err(_) => {
-                let _ = upstream.shutdown(Shutdown::Write);
-            }
+    runtime.block_on(async {
+        let io = tokio::io::join(tokio::io::stdin(), tokio::io::stdout()).compat();
+        let mut conn = yamux::Connection::new(io, yamux::Config::default(), yamux::Mode::Server);
+        while let Some(Ok(stream)) = std::future::poll_fn(|cx| conn.poll_next_inbound(cx)).await {
+            tokio::spawn(connect(stream, port));
         }
     });
-    let mut down = stream;
-    let mut out = std::io::stdout().lock();
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        match down.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if out.write_all(&buf[..n]).and_then(|_| out.flush()).is_err() {
-                    break;
+    // The thread reading stdin may be blocked in a read: do not wait for it.
+    runtime.shutdown_background();
+    ExitCode::SUCCESS
+}
+
+/// Carries one stream to a new connection to the service. A refused
+/// connection drops the stream, which the grader's client sees as closed.
+async fn connect(stream: yamux::Stream, port: u16) {
+    let Ok(service) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return;
+    };
+    let (mut from_service, mut to_service) = service.into_split();
+    let (mut from_grader, mut to_grader) = tokio::io::split(stream.compat());
+    let up = async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match from_grader.read(&mut buf).await {
+                // The end of the stream means the client has gone (it never
+                // half-closes): end the whole connection, so that an answer
+                // that never ends does not hold it, and the service's graceful
+                // shutdown, forever.
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    if to_service.write_all(&buf[..n]).await.is_err() {
+                        // The service stopped reading (a 413 before the whole
+                        // body, say): its answer may still come.
+                        let _ = to_service.shutdown().await;
+                        std::future::pending::<()>().await;
+                    }
                 }
             }
         }
+    };
+    let down = async move {
+        let _ = tokio::io::copy(&mut from_service, &mut to_grader).await;
+        let _ = to_grader.shutdown().await;
+    };
+    tokio::select! {
+        () = up => {}
+        () = down => {}
     }
-    drop(sender); // stdin may never close; the process exits without waiting for it
-    ExitCode::SUCCESS
 }
 
 /// Reads the kernel's socket tables of this network namespace and prints the

@@ -6,10 +6,12 @@
 //! program, that joins the submission's network namespace
 //! (`network_mode: container:<id>`) and is as locked down as the submission.
 //!
-//! The grader never trusts the probe's word for a result: each TCP connection
-//! that the grader's HTTP client opens to a local relay port becomes one
-//! `docker exec grader-probe relay PORT`, whose stdin and stdout carry the bytes.
-//! So the checks use an ordinary reqwest client, and the judge stays outside.
+//! The grader never trusts the probe's word for a result: the probe only
+//! carries bytes. Its main process, `grader-probe mux PORT`, carries a yamux
+//! connection on its stdin and stdout, to which the grader attaches; each TCP connection that the
+//! grader's HTTP client opens to a local relay port becomes one yamux stream,
+//! which the probe connects to the service. So the checks use an ordinary
+//! reqwest client, and the judge stays outside.
 //!
 //! The probe image is made from the probe executable and, if it is dynamically
 //! linked, the shared libraries this process has loaded (a superset of what a
@@ -18,17 +20,23 @@
 use super::labels;
 use super::sandbox;
 use bollard::Docker;
+use bollard::container::AttachContainerResults;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::ContainerCreateBody;
-use bollard::query_parameters::{BuildImageOptionsBuilder, CreateContainerOptionsBuilder};
+use bollard::query_parameters::{
+    AttachContainerOptionsBuilder, BuildImageOptionsBuilder, CreateContainerOptionsBuilder,
+};
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::task::Poll;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio_util::compat::{Compat, FuturesAsyncReadCompatExt, TokioAsyncReadCompatExt};
+use tokio_util::io::StreamReader;
 
 /// A probe image ready to run.
 #[derive(Clone)]
@@ -154,15 +162,20 @@ pub async fn image(docker: &Docker, exe: &Path) -> Result<ProbeImage, ProbeError
     Ok(probe)
 }
 
-/// The probe container's configuration: joined to `target`'s network namespace.
-pub fn container(probe: &ProbeImage, target_id: &str, lab: &str) -> ContainerCreateBody {
+/// The probe container's configuration: joined to `target`'s network
+/// namespace, its main process the mux for the service's `port`, fed on stdin
+/// (see [`Relay`]).
+pub fn container(probe: &ProbeImage, target_id: &str, lab: &str, port: u16) -> ContainerCreateBody {
     let mut cmd = probe.argv.clone();
-    cmd.push("idle".into());
+    cmd.extend(["mux".to_string(), port.to_string()]);
     ContainerCreateBody {
         image: Some(probe.tag.clone()),
         entrypoint: Some(cmd),
         user: Some(sandbox::USER.to_string()),
         labels: Some(labels::for_role("probe", lab)),
+        open_stdin: Some(true),
+        attach_stdin: Some(true),
+        attach_stdout: Some(true),
         host_config: Some(bollard::models::HostConfig {
             network_mode: Some(format!("container:{target_id}")),
             ..sandbox::locked_down(64, 0.5, 32)
@@ -171,24 +184,31 @@ pub fn container(probe: &ProbeImage, target_id: &str, lab: &str) -> ContainerCre
     }
 }
 
-/// Creates and starts the probe container; returns its id.
-pub async fn start(
+/// Creates the probe container, joined to `target_id`'s network namespace,
+/// without starting it (the target need not be running yet); returns its id.
+pub async fn create(
     docker: &Docker,
     probe: &ProbeImage,
     target_id: &str,
     lab: &str,
+    port: u16,
 ) -> Result<String, bollard::errors::Error> {
     let name = format!("grader-probe-{}", &target_id[..12.min(target_id.len())]);
     let opts = CreateContainerOptionsBuilder::default().name(&name).build();
     let created = docker
-        .create_container(Some(opts), container(probe, target_id, lab))
+        .create_container(Some(opts), container(probe, target_id, lab, port))
         .await?;
-    if let Err(e) = docker.start_container(&created.id, None).await {
-        // Not started (the target has stopped, say): leave nothing behind.
-        let _ = super::sweep::remove_container(docker, &created.id).await;
+    Ok(created.id)
+}
+
+/// Starts a created probe container; on failure (the target has stopped, say)
+/// removes it, so nothing is left behind.
+pub async fn start(docker: &Docker, probe_id: &str) -> Result<(), bollard::errors::Error> {
+    if let Err(e) = docker.start_container(probe_id, None).await {
+        let _ = super::sweep::remove_container(docker, probe_id).await;
         return Err(e);
     }
-    Ok(created.id)
+    Ok(())
 }
 
 /// Runs a probe command and returns its stdout (at most `cap` bytes) and exit code.
@@ -227,7 +247,8 @@ pub async fn run(
 }
 
 /// A local TCP port whose connections are carried into the submission's network
-/// namespace by the probe. Dropping it stops accepting.
+/// namespace by the probe. Dropping it stops accepting, ends every connection
+/// and the probe's `mux`.
 pub struct Relay {
     pub addr: SocketAddr,
     task: JoinHandle<()>,
@@ -240,62 +261,119 @@ impl Drop for Relay {
 }
 
 impl Relay {
-    /// Listens on 127.0.0.1 (never on another address) and relays each connection
-    /// to `port` inside the submission's namespace.
-    pub async fn start(
-        docker: Docker,
-        probe_id: String,
-        probe: ProbeImage,
-        port: u16,
-    ) -> std::io::Result<Relay> {
+    /// Attaches to the probe container's mux and listens on 127.0.0.1 (never
+    /// on another address); each connection accepted there becomes one yamux
+    /// stream, which the probe connects to the service's port inside the
+    /// submission's namespace. One mux for the whole grade, instead of a
+    /// `docker exec` a connection, saves each check the tens of milliseconds
+    /// that Docker takes to start an exec.
+    pub async fn start(docker: &Docker, probe_id: &str) -> std::io::Result<Relay> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
+        let io = attach_mux(docker, probe_id)
+            .await
+            .map_err(std::io::Error::other)?;
+        let (open, opened) = tokio::sync::mpsc::channel(1);
         let task = tokio::spawn(async move {
             let mut conns = tokio::task::JoinSet::new();
-            while let Ok((sock, _)) = listener.accept().await {
-                let (docker, probe_id, probe) = (docker.clone(), probe_id.clone(), probe.clone());
-                conns.spawn(async move {
-                    if let Err(e) = carry(&docker, &probe_id, &probe, port, sock).await {
-                        tracing::debug!("relay connection ended: {e}");
+            let accept = async {
+                while let Ok((sock, _)) = listener.accept().await {
+                    let (reply, stream) = tokio::sync::oneshot::channel();
+                    if open.send(reply).await.is_err() {
+                        break;
                     }
-                });
+                    conns.spawn(async move {
+                        match stream.await {
+                            Ok(Ok(stream)) => carry(sock, stream).await,
+                            Ok(Err(e)) => tracing::debug!("relay stream not opened: {e}"),
+                            Err(_) => {}
+                        }
+                    });
+                }
+            };
+            // The connection to the probe ends when its mux does (the probe
+            // container stopped); accepted sockets then close unanswered.
+            tokio::select! {
+                () = accept => {}
+                () = drive(io, opened) => tracing::debug!("the probe's mux ended"),
             }
         });
         Ok(Relay { addr, task })
     }
 }
 
-/// Carries one connection through one `grader-probe relay` exec.
-async fn carry(
-    docker: &Docker,
-    probe_id: &str,
-    probe: &ProbeImage,
-    port: u16,
-    sock: tokio::net::TcpStream,
-) -> Result<(), bollard::errors::Error> {
-    let mut cmd = probe.argv.clone();
-    cmd.extend(["relay".to_string(), port.to_string()]);
-    let exec = docker
-        .create_exec(
-            probe_id,
-            CreateExecOptions {
-                cmd: Some(cmd),
-                attach_stdin: Some(true),
-                attach_stdout: Some(true),
-                attach_stderr: Some(true),
-                ..Default::default()
-            },
-        )
-        .await?;
-    let StartExecResults::Attached {
-        mut output,
-        mut input,
-    } = docker.start_exec(&exec.id, None).await?
-    else {
-        return Ok(());
-    };
+/// A request for a new stream, answered once the probe's side is told.
+type Open = tokio::sync::oneshot::Sender<Result<yamux::Stream, yamux::ConnectionError>>;
+
+/// The mux's stdout and stdin as one byte stream for yamux.
+type MuxIo = Compat<tokio::io::Join<Box<dyn AsyncRead + Send + Unpin>, MuxInput>>;
+type MuxInput = std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>;
+
+/// Attaches to the probe's main process, `grader-probe mux PORT`: its stdin
+/// and stdout carry the yamux connection.
+async fn attach_mux(docker: &Docker, probe_id: &str) -> Result<MuxIo, bollard::errors::Error> {
+    let opts = AttachContainerOptionsBuilder::default()
+        .stdin(true)
+        .stdout(true)
+        .stderr(true)
+        .stream(true)
+        .build();
+    let AttachContainerResults { output, input } =
+        docker.attach_container(probe_id, Some(opts)).await?;
+    // Only stdout carries yamux frames; stderr (a probe complaint) is dropped.
+    let frames = output.filter_map(|frame| async move {
+        match frame {
+            Ok(bollard::container::LogOutput::StdOut { message }) => Some(Ok(message)),
+            Ok(_) => None,
+            Err(e) => Some(Err(std::io::Error::other(e))),
+        }
+    });
+    let reader: Box<dyn AsyncRead + Send + Unpin> = Box::new(StreamReader::new(Box::pin(frames)));
+    Ok(tokio::io::join(reader, input).compat())
+}
+
+/// Runs the yamux connection: opens a stream for each request from the
+/// accept loop, and keeps the frames moving. Ends when the mux does.
+async fn drive(io: MuxIo, mut opened: tokio::sync::mpsc::Receiver<Open>) {
+    let mut conn = yamux::Connection::new(io, yamux::Config::default(), yamux::Mode::Client);
+    let mut waiting: Option<Open> = None;
+    std::future::poll_fn(|cx| {
+        loop {
+            if waiting.is_none()
+                && let Poll::Ready(Some(reply)) = opened.poll_recv(cx)
+            {
+                waiting = Some(reply);
+            }
+            if let Some(reply) = waiting.take() {
+                match conn.poll_new_outbound(cx) {
+                    Poll::Ready(result) => {
+                        let failed = result.is_err();
+                        let _ = reply.send(result);
+                        if failed {
+                            return Poll::Ready(());
+                        }
+                        continue;
+                    }
+                    Poll::Pending => waiting = Some(reply),
+                }
+            }
+            // Polling for inbound streams is what moves every frame; the probe
+            // never opens one, so any that comes is dropped.
+            return match conn.poll_next_inbound(cx) {
+                Poll::Ready(Some(Ok(_))) => continue,
+                Poll::Ready(Some(Err(_)) | None) => Poll::Ready(()),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+    })
+    .await
+}
+
+/// Carries one client connection over one stream of the probe's mux.
+async fn carry(sock: tokio::net::TcpStream, stream: yamux::Stream) {
     let (mut rd, mut wr) = sock.into_split();
-    // Ends true when the client has gone, false when the relay stopped taking
+    let (mut from_probe, mut to_probe) = tokio::io::split(stream.compat());
+    // Ends true when the client has gone, false when the probe stopped taking
     // the request (the service closed early, say: its answer may still come).
     let up = async move {
         let mut buf = vec![0u8; 64 * 1024];
@@ -303,39 +381,32 @@ async fn carry(
             match rd.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    if input.write_all(&buf[..n]).await.is_err() {
+                    if to_probe.write_all(&buf[..n]).await.is_err() {
                         return false;
                     }
-                    let _ = input.flush().await;
+                    let _ = to_probe.flush().await;
                 }
             }
         }
-        let _ = input.shutdown().await;
+        // The probe reads the end of the stream as "the client has gone".
+        let _ = to_probe.shutdown().await;
         true
     };
     let down = async move {
-        while let Some(Ok(frame)) = output.next().await {
-            if let bollard::container::LogOutput::StdOut { message } = frame
-                && wr.write_all(&message).await.is_err()
-            {
-                break;
-            }
-        }
+        let _ = tokio::io::copy(&mut from_probe, &mut wr).await;
         let _ = wr.shutdown().await;
     };
     // When the service's answer ends the request is finished; when the client
     // has gone (reqwest never half-closes) nobody wants the rest of the answer.
-    // Either way dropping the exec's streams ends the probe's relay and its
-    // connection to the service.
+    // Either way dropping the stream ends the probe's connection to the service.
     tokio::select! {
-        _ = down => {}
-        _ = async {
+        () = down => {}
+        () = async {
             if !up.await {
                 std::future::pending::<()>().await;
             }
         } => {}
     }
-    Ok(())
 }
 
 fn file_name(p: &Path) -> String {
