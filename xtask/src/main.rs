@@ -5,6 +5,7 @@
 
 mod apt;
 mod base_images;
+mod bench;
 mod checks;
 mod clean;
 mod cmd;
@@ -55,6 +56,11 @@ enum Command {
     Demo,
     /// Remove the local base images and the grader's cache images.
     CleanImages,
+    /// Benchmarks: serving (wrk) and grading (hyperfine); results in target/bench/.
+    Bench {
+        #[command(subcommand)]
+        what: bench::BenchCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -65,6 +71,7 @@ fn main() -> ExitCode {
         Command::Test { nextest_args } => test::run(&nextest_args),
         Command::Demo => demo::run(),
         Command::CleanImages => clean::clean_images().map(|_| ExitCode::SUCCESS),
+        Command::Bench { what } => bench::run(what).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
