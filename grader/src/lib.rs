@@ -3,8 +3,11 @@
 //!
 //! The flow of one grade is in [`run`]; the lab's rubric in [`spec`]; the Docker
 //! side (build, sandbox, probe, sweep) in [`docker`]; the checks in [`checks`];
-//! the result model in [`result`] and its writers in [`report`].
+//! the command-line, file and repository checks, which run apart from the
+//! service, in [`apart`]; the result model in [`result`] and its writers in
+//! [`report`].
 
+pub mod apart;
 pub mod checks;
 pub mod context;
 pub mod docker;

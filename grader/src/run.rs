@@ -50,6 +50,11 @@ pub async fn grade(docker: &Docker, req: &GradeRequest) -> Result<Report, GradeE
         .collect();
     let mut report = empty_report(req, &checks);
     sweep::sweep_orphans(docker).await?;
+    // Repository checks and checks of the submission's files need no image.
+    crate::apart::judge_source(&req.submission, &checks, &mut report).await;
+    if !lab.needs_image() {
+        return Ok(finish(report, started));
+    }
 
     // Build.
     let t = Instant::now();
@@ -88,6 +93,7 @@ pub async fn grade(docker: &Docker, req: &GradeRequest) -> Result<Report, GradeE
             report.container.log_excerpt = tail.lines().map(str::to_string).collect();
             fail_all(
                 &mut report,
+                &checks,
                 &format!("not run: the image did not build ({detail})"),
             );
             return Ok(finish(report, started));
@@ -96,6 +102,11 @@ pub async fn grade(docker: &Docker, req: &GradeRequest) -> Result<Report, GradeE
     report.container.cached_image = built.cached;
     let inspect = docker.inspect_image(&built.tag).await?;
     let facts = ImageFacts::from(&inspect);
+    // Command checks, each in a container of its own; no service for a lab without one.
+    crate::apart::judge_built(docker, lab, &built.tag, &facts, &checks, &mut report).await?;
+    if !lab.has_service() {
+        return Ok(finish(report, started));
+    }
 
     // Start the submission, then the probe in its network namespace.
     let t = Instant::now();
@@ -247,6 +258,9 @@ async fn run_checks(
         .iter()
         .partition(|c| matches!(c.kind, CheckKind::Sigterm { .. }));
     for check in first {
+        if check.kind.runs_apart() {
+            continue;
+        }
         let i = index_of(report, &check.id);
         if check.kind.needs_container() {
             if stopped.is_none() {
@@ -289,7 +303,7 @@ async fn run_checks(
         stopped = Some("not run: the service was stopped".into());
         set(report, i, verdict, message, ms(t));
     }
-    report.timings.checks_ms = ms(t);
+    report.timings.checks_ms += ms(t);
     drop(relay);
     Ok(())
 }
@@ -533,6 +547,8 @@ fn judge_without_service(
     for check in checks {
         let i = index_of(report, &check.id);
         match &check.kind {
+            // Judged before the service started.
+            kind if kind.runs_apart() => {}
             CheckKind::Image(rule) => match checks::image_check(rule, facts) {
                 Ok(()) => set(report, i, Verdict::Passed, None, 0),
                 Err(Problem::Fail(m) | Problem::Error(m)) => {
@@ -642,8 +658,10 @@ fn set(report: &mut Report, i: usize, verdict: Verdict, message: Option<String>,
     c.duration_ms = duration_ms;
 }
 
-fn fail_all(report: &mut Report, why: &str) {
-    for i in 0..report.checks.len() {
+/// Fails every check that needs the image (the others were judged already).
+fn fail_all(report: &mut Report, checks: &[&CheckSpec], why: &str) {
+    for check in checks.iter().filter(|c| c.kind.needs_image()) {
+        let i = index_of(report, &check.id);
         set(report, i, Verdict::Failed, Some(why.to_string()), 0);
     }
 }

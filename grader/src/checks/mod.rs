@@ -4,9 +4,13 @@
 //! to the student) and `Err(Problem::Error)` when the grader could not run it.
 //! Time limits, ordering and scoring are the runner's business (`run.rs`).
 
+pub mod command;
+pub mod files;
 mod http;
 mod image;
 mod openapi;
+pub mod repository;
+pub mod secrets;
 mod snapshot;
 mod wine;
 
@@ -64,6 +68,9 @@ pub async fn run(check: &CheckSpec, env: &Env<'_>) -> Outcome {
         CheckKind::Sigterm { .. } => Err(Problem::Error(
             "sigterm checks are run by the runner, at the end".into(),
         )),
+        CheckKind::Command(_) | CheckKind::File(_) | CheckKind::Repository(_) => Err(
+            Problem::Error("command, file and repository checks are run by `apart`".into()),
+        ),
     }
 }
 

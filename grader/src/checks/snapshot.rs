@@ -42,7 +42,7 @@ pub fn render(status: u16, body: &str, redact: &[String]) -> String {
 
 /// Replaces the value at a JSON pointer; a `*` segment stands for every element
 /// of an array or every value of an object.
-fn apply_redaction(value: &mut Value, pointer: &str) {
+pub(super) fn apply_redaction(value: &mut Value, pointer: &str) {
     let segments: Vec<String> = pointer
         .split('/')
         .skip(1)
@@ -85,6 +85,12 @@ pub fn snapshot_body(file: &str) -> &str {
 }
 
 fn compare(expected: &str, actual: &str) -> Outcome {
+    compare_as(expected, actual, ("the answer", "your service"))
+}
+
+/// Compares with insta's rules; a mismatch is a unified diff of `what` (the
+/// answer, the output), its sides headed "expected" and `whose`.
+pub(super) fn compare_as(expected: &str, actual: &str, (what, whose): (&str, &str)) -> Outcome {
     let want = TextSnapshotContents::new(expected.to_string(), TextSnapshotKind::File);
     let got = TextSnapshotContents::new(actual.to_string(), TextSnapshotKind::File);
     if want.matches_latest(&got) {
@@ -93,10 +99,10 @@ fn compare(expected: &str, actual: &str) -> Outcome {
     let diff = similar::TextDiff::from_lines(expected.trim_end(), actual.trim_end())
         .unified_diff()
         .context_radius(3)
-        .header("expected", "your service")
+        .header("expected", whose)
         .to_string();
     Err(Problem::Fail(format!(
-        "the answer differs from the expected snapshot (- expected, + yours):\n{}",
+        "{what} differs from the expected snapshot (- expected, + yours):\n{}",
         diff.trim_end()
     )))
 }

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 pub const GRADER: &str = "dev.mlops-course.grader";
 /// Which process made it.
 pub const OWNER: &str = "dev.mlops-course.grader.owner";
-/// submission, probe, cache or probe-image.
+/// submission, probe, command, cache or probe-image.
 pub const ROLE: &str = "dev.mlops-course.grader.role";
 /// The lab id, on images and containers.
 pub const LAB: &str = "dev.mlops-course.grader.lab";

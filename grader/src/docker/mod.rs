@@ -1,8 +1,9 @@
 //! Everything that talks to the Docker Engine: connecting, labels, building the
-//! submission's image, the sandbox it runs in, the probe that reaches it, and the
-//! sweep that removes what a crashed run left behind.
+//! submission's image, the sandbox it runs in, the probe that reaches it, the
+//! runs of command-line checks, and the sweep that removes what a crashed run left behind.
 
 pub mod build;
+pub mod command;
 pub mod labels;
 pub mod output;
 pub mod probe;

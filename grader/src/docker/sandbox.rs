@@ -10,8 +10,10 @@
 
 use super::labels;
 use crate::spec::ContainerSpec;
-use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
-use std::collections::HashMap;
+use bollard::models::{
+    ContainerCreateBody, HostConfig, HostConfigLogConfig, Mount, MountType, ResourcesUlimits,
+};
+use std::collections::{BTreeMap, HashMap};
 
 /// The user every submission runs as.
 pub const USER: &str = "10001:10001";
@@ -59,6 +61,68 @@ pub fn submission(
             network_mode: Some("none".to_string()),
             tmpfs: Some(tmpfs),
             ..locked_down(spec.memory_mb, spec.cpus, spec.pids)
+        }),
+        ..Default::default()
+    }
+}
+
+/// The container configuration for one run of a command-line check: the same
+/// locks as the service (no network at all, read-only root, small noexec /tmp,
+/// no capabilities, memory, CPU and process caps), the image's ENTRYPOINT with
+/// `args` in place of its CMD, and the run's own volume at `workdir`, the only
+/// place it may write besides /tmp.
+pub struct CommandContainer<'a> {
+    pub image: &'a str,
+    pub lab: &'a str,
+    pub spec: &'a ContainerSpec,
+    pub image_volumes: &'a [String],
+    pub args: &'a [String],
+    pub env: &'a BTreeMap<String, String>,
+    pub volume: &'a str,
+    pub workdir: &'a str,
+    pub stdin: bool,
+}
+
+pub fn command(c: &CommandContainer<'_>) -> ContainerCreateBody {
+    let mut env: Vec<String> = c.spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    env.extend(c.env.iter().map(|(k, v)| format!("{k}={v}")));
+    let mut tmpfs = HashMap::from([(
+        "/tmp".to_string(),
+        "rw,noexec,nosuid,nodev,size=64m,nr_inodes=16k".to_string(),
+    )]);
+    for v in c.image_volumes.iter().filter(|v| v.as_str() != c.workdir) {
+        tmpfs
+            .entry(v.clone())
+            .or_insert_with(|| "rw,noexec,nosuid,nodev,size=16m,nr_inodes=4k".to_string());
+    }
+    ContainerCreateBody {
+        image: Some(c.image.to_string()),
+        user: Some(USER.to_string()),
+        env: Some(env),
+        cmd: Some(c.args.to_vec()),
+        working_dir: Some(c.workdir.to_string()),
+        labels: Some(labels::for_role("command", c.lab)),
+        healthcheck: Some(bollard::models::HealthConfig {
+            test: Some(vec!["NONE".to_string()]),
+            ..Default::default()
+        }),
+        open_stdin: Some(c.stdin),
+        stdin_once: Some(c.stdin),
+        attach_stdin: Some(c.stdin),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        network_disabled: Some(false),
+        host_config: Some(HostConfig {
+            network_mode: Some("none".to_string()),
+            tmpfs: Some(tmpfs),
+            mounts: Some(vec![Mount {
+                target: Some(c.workdir.to_string()),
+                source: Some(c.volume.to_string()),
+                typ: Some(MountType::VOLUME),
+                read_only: Some(false),
+                ..Default::default()
+            }]),
+            ..locked_down(c.spec.memory_mb, c.spec.cpus, c.spec.pids)
         }),
         ..Default::default()
     }
@@ -124,5 +188,42 @@ mod tests {
         let tmpfs = host.tmpfs.expect("tmpfs");
         assert!(tmpfs["/tmp"].contains("noexec"));
         assert!(tmpfs.contains_key("/data"), "declared volumes become tmpfs");
+    }
+
+    #[test]
+    fn a_command_runs_as_locked_down_as_the_service() {
+        let spec = crate::spec::ContainerSpec::default();
+        let args = vec!["predict".to_string()];
+        let env = BTreeMap::from([("A".to_string(), "1".to_string())]);
+        let body = command(&CommandContainer {
+            image: "img",
+            lab: "week02",
+            spec: &spec,
+            image_volumes: &["/work".to_string()],
+            args: &args,
+            env: &env,
+            volume: "vol",
+            workdir: "/work",
+            stdin: false,
+        });
+        assert_eq!(body.user.as_deref(), Some(USER));
+        assert_eq!(body.cmd, Some(args));
+        assert_eq!(body.entrypoint, None, "the image's program runs");
+        assert_eq!(body.env, Some(vec!["A=1".to_string()]));
+        let host = body.host_config.expect("host config");
+        assert_eq!(host.network_mode.as_deref(), Some("none"));
+        assert_eq!(host.readonly_rootfs, Some(true));
+        assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(host.memory, host.memory_swap);
+        assert!(host.port_bindings.is_none() && host.binds.is_none());
+        let tmpfs = host.tmpfs.expect("tmpfs");
+        assert!(tmpfs["/tmp"].contains("noexec"));
+        assert!(
+            !tmpfs.contains_key("/work"),
+            "the work volume is not hidden"
+        );
+        let mounts = host.mounts.expect("mounts");
+        assert_eq!(mounts.len(), 1);
+        assert_eq!(mounts[0].source.as_deref(), Some("vol"));
     }
 }

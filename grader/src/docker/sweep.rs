@@ -4,8 +4,8 @@
 use super::labels;
 use bollard::Docker;
 use bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListImagesOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveImageOptionsBuilder,
+    ListContainersOptionsBuilder, ListImagesOptionsBuilder, ListVolumesOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, RemoveVolumeOptionsBuilder,
 };
 use std::collections::HashMap;
 
@@ -21,7 +21,8 @@ pub async fn remove_container(docker: &Docker, id: &str) -> Result<(), bollard::
     }
 }
 
-/// Removes grader containers whose owning process is gone; returns how many.
+/// Removes grader containers whose owning process is gone, then the volumes of
+/// command runs whose owner is gone; returns how many containers.
 pub async fn sweep_orphans(docker: &Docker) -> Result<usize, bollard::errors::Error> {
     let filters = HashMap::from([("label", vec![format!("{}=true", labels::GRADER)])]);
     let opts = ListContainersOptionsBuilder::default()
@@ -46,7 +47,44 @@ pub async fn sweep_orphans(docker: &Docker) -> Result<usize, bollard::errors::Er
             }
         }
     }
+    sweep_orphan_volumes(docker).await?;
     Ok(removed)
+}
+
+/// Removes grader volumes (the work folders of command runs) whose owning
+/// process is gone.
+async fn sweep_orphan_volumes(docker: &Docker) -> Result<(), bollard::errors::Error> {
+    let filters = HashMap::from([("label", vec![format!("{}=true", labels::GRADER)])]);
+    let opts = ListVolumesOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    let volumes = docker.list_volumes(Some(opts)).await?.volumes;
+    for v in volumes.unwrap_or_default() {
+        let owner = v.labels.get(labels::OWNER).cloned().unwrap_or_default();
+        if labels::owner_is_gone(&owner) {
+            let rm = RemoveVolumeOptionsBuilder::default().force(true).build();
+            if let Err(e) = docker.remove_volume(&v.name, Some(rm)).await {
+                tracing::debug!("sweeping volume {}: {e}", v.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Counts the grader's volumes that belong to this process (for tests).
+pub async fn own_volumes(docker: &Docker) -> Result<usize, bollard::errors::Error> {
+    let filters = HashMap::from([(
+        "label",
+        vec![format!("{}={}", labels::OWNER, labels::owner())],
+    )]);
+    let opts = ListVolumesOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    Ok(docker
+        .list_volumes(Some(opts))
+        .await?
+        .volumes
+        .map_or(0, |v| v.len()))
 }
 
 /// Counts the grader's containers that belong to this process (for tests).

@@ -1,6 +1,8 @@
 //! One rubric item: what it is worth, who sees it, and what it observes.
 
 use super::LabSpec;
+use super::command::CommandSpec;
+use super::files::{FileRule, RepoRule};
 use super::request::{Expect, RequestSpec};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::time::Duration;
@@ -55,6 +57,12 @@ pub enum CheckKind {
     OpenApi { paths: Vec<String> },
     /// SIGTERM stops the container with exit code 0 within the grace period.
     Sigterm { grace_secs: u64 },
+    /// The image's program run with arguments in a container of its own.
+    Command(CommandSpec),
+    /// A rule on files a command wrote or the submission holds.
+    File(FileRule),
+    /// A rule on the submission's git repository, read without running anything.
+    Repository(RepoRule),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,9 +74,30 @@ pub enum ImageRule {
 }
 
 impl CheckKind {
-    /// Image checks read the image only; they need no running container.
+    /// Whether the check talks to the running service container. Image checks
+    /// read the image only; command, file and repository checks run apart from
+    /// the service (see [`CheckKind::runs_apart`]).
     pub fn needs_container(&self) -> bool {
-        !matches!(self, CheckKind::Image(_))
+        !matches!(self, CheckKind::Image(_)) && !self.runs_apart()
+    }
+
+    /// Command, file and repository checks: judged apart from the service, by
+    /// `crate::apart`, before it starts.
+    pub fn runs_apart(&self) -> bool {
+        matches!(
+            self,
+            CheckKind::Command(_) | CheckKind::File(_) | CheckKind::Repository(_)
+        )
+    }
+
+    /// Whether the check needs the submission's image built: everything but
+    /// repository checks and file checks on the submission's own files.
+    pub fn needs_image(&self) -> bool {
+        match self {
+            CheckKind::Repository(_) => false,
+            CheckKind::File(rule) => rule.command().is_some(),
+            _ => true,
+        }
     }
 }
 
@@ -229,9 +258,14 @@ impl<'de> Deserialize<'de> for CheckSpec {
                     grace_secs: f.grace_secs,
                 }
             }
+            "command" => CheckKind::Command(fields("command", raw.rest).map_err(D::Error::custom)?),
+            "file" => CheckKind::File(super::files::file_rule(raw.rest).map_err(D::Error::custom)?),
+            "repository" => {
+                CheckKind::Repository(super::files::repo_rule(raw.rest).map_err(D::Error::custom)?)
+            }
             other => {
                 return Err(D::Error::custom(format!(
-                    "check \"{}\": unknown kind \"{other}\" (expected image, http, snapshot, wine-batch, wine-accuracy, openapi or sigterm)",
+                    "check \"{}\": unknown kind \"{other}\" (expected image, http, snapshot, wine-batch, wine-accuracy, openapi, sigterm, command, file or repository)",
                     raw.id
                 )));
             }
@@ -313,6 +347,19 @@ impl CheckSpec {
             CheckKind::Sigterm { grace_secs } if !(1..=60).contains(grace_secs) => {
                 return Err("grace_secs must be from 1 to 60".into());
             }
+            CheckKind::Command(command) => command.validate(&lab.snapshots)?,
+            CheckKind::File(rule) => {
+                let commands: Vec<(&str, bool)> = lab
+                    .checks
+                    .iter()
+                    .filter_map(|c| match &c.kind {
+                        CheckKind::Command(cmd) => Some((c.id.as_str(), cmd.output_dir.is_some())),
+                        _ => None,
+                    })
+                    .collect();
+                rule.validate(&commands)?;
+            }
+            CheckKind::Repository(rule) => rule.validate()?,
             _ => {}
         }
         Ok(())

@@ -7,11 +7,15 @@
 //! changing a student's score.
 
 mod check;
+mod command;
 mod embedded;
+mod files;
 mod request;
 
 pub use check::{CheckKind, CheckSpec, ImageRule, Visibility};
+pub use command::{CommandExpect, CommandSpec, StreamExpect, WORKDIR};
 pub use embedded::{EmbeddedLab, embedded_lab, embedded_labs};
+pub use files::{DEFAULT_TYPES, FileRule, FileSource, RepoRule};
 pub use request::{Expect, RequestSpec};
 
 use serde::Deserialize;
@@ -27,6 +31,8 @@ pub struct LabSpec {
     pub week: u8,
     #[serde(default)]
     pub summary: String,
+    /// Optional for a lab with no service: its commands still run with these limits.
+    #[serde(default)]
     pub container: ContainerSpec,
     #[serde(default)]
     pub build: BuildSpec,
@@ -44,7 +50,11 @@ pub struct LabSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContainerSpec {
+    /// The service's port; 0 (left out) for a lab with no service, whose checks
+    /// are command, file, repository and image checks only.
+    #[serde(default)]
     pub port: u16,
+    #[serde(default = "defaults::ready_path")]
     pub ready_path: String,
     #[serde(default = "defaults::ready_timeout")]
     pub ready_timeout_secs: u64,
@@ -78,6 +88,22 @@ pub struct BuildSpec {
     pub context_limit_mb: u64,
 }
 
+impl Default for ContainerSpec {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            ready_path: defaults::ready_path(),
+            ready_timeout_secs: defaults::ready_timeout(),
+            run_timeout_secs: defaults::run_timeout(),
+            memory_mb: defaults::memory_mb(),
+            cpus: defaults::cpus(),
+            pids: defaults::pids(),
+            log_cap_bytes: defaults::log_cap(),
+            env: BTreeMap::new(),
+        }
+    }
+}
+
 impl Default for BuildSpec {
     fn default() -> Self {
         Self {
@@ -90,6 +116,9 @@ impl Default for BuildSpec {
 }
 
 mod defaults {
+    pub fn ready_path() -> String {
+        "/health".into()
+    }
     pub fn ready_timeout() -> u64 {
         30
     }
@@ -189,6 +218,18 @@ impl LabSpec {
         Self::parse(&text, &origin, snapshots)
     }
 
+    /// Whether the lab has a service to start: a check talks to it. A lab without
+    /// one runs only its command, file, repository and image checks.
+    pub fn has_service(&self) -> bool {
+        self.checks.iter().any(|c| c.kind.needs_container())
+    }
+
+    /// Whether any check needs the submission's image: a lab of repository and
+    /// tree checks only is judged without building anything.
+    pub fn needs_image(&self) -> bool {
+        self.checks.iter().any(|c| c.kind.needs_image())
+    }
+
     /// The total of all checks' points.
     pub fn max_points(&self) -> u32 {
         self.checks.iter().map(|c| c.points).sum()
@@ -215,8 +256,11 @@ impl LabSpec {
             return Err(self.invalid("week", format!("{} is not a week from 1 to 15", self.week)));
         }
         let c = &self.container;
-        if c.port == 0 {
-            return Err(self.invalid("container.port", "must be a port from 1 to 65535"));
+        if c.port == 0 && self.has_service() {
+            return Err(self.invalid(
+                "container.port",
+                "the lab has checks of a running service, so it needs a port from 1 to 65535",
+            ));
         }
         if !c.ready_path.starts_with('/') {
             return Err(self.invalid("container.ready_path", "must start with '/'"));

@@ -70,5 +70,295 @@ fn a_wrong_week_and_a_missing_section_are_refused() {
     let err = parse("id = \"w\"\ntitle = \"T\"\nweek = 1\n")
         .expect_err("refused")
         .to_string();
-    assert!(err.contains("container"), "{err}");
+    assert!(err.contains("missing field `checks`"), "{err}");
+    // A service check needs the container's port.
+    let err = parse("id = \"w\"\ntitle = \"T\"\nweek = 1\n[[checks]]\nid = \"a\"\ntitle = \"t\"\npoints = 1\nkind = \"sigterm\"\n")
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.contains("container.port: the lab has checks of a running service"),
+        "{err}"
+    );
+}
+
+/// A lab with no service: no `[container]` section at all.
+const NO_SERVICE: &str = "id = \"w\"\ntitle = \"T\"\nweek = 2\n";
+
+const WEEK1_TO_3: &str = r#"
+[[checks]]
+id = "train"
+title = "train writes metrics"
+points = 5
+kind = "command"
+args = ["train", "--out", "out"]
+output_dir = "out"
+files = { "in/config.toml" = "seed = 1\n" }
+stdin = ""
+env = { RUST_LOG = "warn" }
+expect = { stdout = { contains = ["accuracy"], matches = "accuracy: 0\\.\\d+" }, stderr = { empty = true } }
+
+[[checks]]
+id = "bad-input"
+title = "bad input"
+points = 5
+kind = "command"
+args = ["predict", "--input", "nope.csv"]
+expect = { bad_input = true, stderr = { contains = ["nope.csv"] } }
+
+[[checks]]
+id = "plan"
+title = "plan snapshot"
+points = 5
+kind = "command"
+args = ["reconcile", "--dry-run"]
+expect = { snapshot = "s", redact = ["/revision"], filters = [["\\d+ ms", "[ms]"]] }
+
+[[checks]]
+id = "metrics"
+title = "accuracy"
+points = 5
+kind = "file"
+rule = "json"
+from = "train"
+path = "metrics.json"
+pointer = "/accuracy"
+min = 0.55
+
+[[checks]]
+id = "same"
+title = "deterministic"
+points = 5
+kind = "file"
+rule = "deterministic"
+from = "train"
+paths = ["metrics.json", "model.bin"]
+
+[[checks]]
+id = "design"
+title = "design doc"
+points = 5
+kind = "file"
+rule = "markdown-sections"
+path = "DESIGN.md"
+sections = ["Problem", "Data", "Metric", "Serving constraints", "Risks"]
+min_words = 30
+
+[[checks]]
+id = "secrets"
+title = "no secrets"
+points = 5
+kind = "file"
+rule = "secret-scan"
+
+[[checks]]
+id = "commits"
+title = "conventional commits"
+points = 5
+kind = "repository"
+rule = "conventional-commits"
+min_percent = 80
+
+[[checks]]
+id = "tag"
+title = "tag"
+points = 5
+kind = "repository"
+rule = "version-tag"
+
+[[checks]]
+id = "absent"
+title = "no build output"
+points = 5
+kind = "repository"
+rule = "absent-paths"
+globs = ["target/**", "*.onnx"]
+
+[[checks]]
+id = "size"
+title = "small files"
+points = 5
+kind = "repository"
+rule = "max-file-size"
+max_kb = 512
+
+[[checks]]
+id = "ignores"
+title = "ignores"
+points = 5
+kind = "repository"
+rule = "ignores"
+paths = ["target/", "model.onnx"]
+"#;
+
+#[test]
+fn command_file_and_repository_checks_parse_without_a_service() {
+    let lab = parse(&format!("{NO_SERVICE}{WEEK1_TO_3}")).expect("valid");
+    assert!(!lab.has_service());
+    assert!(lab.needs_image());
+    assert_eq!(lab.container.port, 0);
+    let kinds: Vec<bool> = lab.checks.iter().map(|c| c.kind.runs_apart()).collect();
+    assert!(kinds.iter().all(|k| *k));
+    let CheckKind::Command(train) = &lab.checks[0].kind else {
+        panic!("a command")
+    };
+    assert_eq!(train.output_dir.as_deref(), Some("out"));
+    assert_eq!(train.expect.code(), 0);
+    let CheckKind::Command(bad) = &lab.checks[1].kind else {
+        panic!("a command")
+    };
+    assert_eq!(bad.expect.code(), 2);
+    assert!(matches!(
+        lab.checks[10].kind,
+        CheckKind::Repository(RepoRule::MaxFileSize { max_kb: 512 })
+    ));
+    // Repository and tree checks alone need no image: nothing is built.
+    let repo_only = parse(&format!(
+        "{NO_SERVICE}[[checks]]\nid = \"a\"\ntitle = \"t\"\npoints = 1\nkind = \"repository\"\nrule = \"version-tag\"\n"
+    ))
+    .expect("valid");
+    assert!(!repo_only.needs_image() && !repo_only.has_service());
+    // The week-8 lab has a service, and nothing of it runs apart.
+    let w8 = embedded_lab("week08").expect("known").expect("valid");
+    assert!(w8.has_service() && w8.checks.iter().all(|c| !c.kind.runs_apart()));
+}
+
+#[test]
+fn command_file_and_repository_mistakes_are_named_in_one_line() {
+    let check = |kind: &str, fields: &str| {
+        format!("[[checks]]\nid = \"a\"\ntitle = \"t\"\npoints = 1\nkind = \"{kind}\"\n{fields}\n")
+    };
+    let cmd =
+        "[[checks]]\nid = \"run\"\ntitle = \"t\"\npoints = 1\nkind = \"command\"\nargs = [\"x\"]\n";
+    let cases = [
+        (
+            check("command", "args = [\"x\"]\nexpect = { code = 300 }"),
+            "checks[0] (a): expect.code 300 is not an exit code",
+        ),
+        (
+            check("command", "expect = { bad_input = true, code = 1 }"),
+            "bad_input means exit code 2",
+        ),
+        (
+            check(
+                "command",
+                "expect = { stdout = { matches = \"(unclosed\" } }",
+            ),
+            "expect.stdout.matches:",
+        ),
+        (
+            check(
+                "command",
+                "expect = { stderr = { empty = true, contains = [\"x\"] } }",
+            ),
+            "empty cannot go with",
+        ),
+        (
+            check("command", "files = { \"../etc/passwd\" = \"x\" }"),
+            "files: \"../etc/passwd\" must be a relative path",
+        ),
+        (
+            check("command", "output_dir = \"/out\""),
+            "output_dir: \"/out\" must be a relative path",
+        ),
+        (
+            check("command", "expect = { snapshot = \"missing\" }"),
+            "no file snapshots/missing.snap",
+        ),
+        (
+            check("command", "expect = { redact = [\"/x\"] }"),
+            "give snapshot",
+        ),
+        (
+            check("command", "arguments = [\"x\"]"),
+            "unknown field `arguments`",
+        ),
+        (
+            check("file", "path = \"m.json\""),
+            "kind \"file\" needs a rule",
+        ),
+        (
+            check("file", "rule = \"yaml\""),
+            "unknown file rule \"yaml\"",
+        ),
+        (
+            check(
+                "file",
+                "rule = \"json\"\npath = \"m.json\"\npointer = \"/a\"",
+            ),
+            "needs min, max or both",
+        ),
+        (
+            check(
+                "file",
+                "rule = \"json\"\npath = \"m.json\"\npointer = \"a\"\nmin = 1.0",
+            ),
+            "is not a JSON pointer",
+        ),
+        (
+            check(
+                "file",
+                "rule = \"json\"\npath = \"m.json\"\npointer = \"/a\"\nmin = 2.0\nmax = 1.0",
+            ),
+            "min 2 is above max 1",
+        ),
+        (
+            check(
+                "file",
+                "rule = \"json\"\nfrom = \"nope\"\npath = \"m.json\"\npointer = \"/a\"\nmin = 1.0",
+            ),
+            "from: \"nope\" is not a command check",
+        ),
+        (
+            format!(
+                "{cmd}{}",
+                check(
+                    "file",
+                    "rule = \"deterministic\"\nfrom = \"run\"\npaths = [\"m.json\"]"
+                )
+            ),
+            "has no output_dir",
+        ),
+        (
+            check(
+                "file",
+                "rule = \"markdown-sections\"\npath = \"DESIGN.md\"\nsections = []",
+            ),
+            "sections: name at least one",
+        ),
+        (
+            check("file", "rule = \"secret-scan\"\npath = \"x\""),
+            "kind \"file\", rule \"secret-scan\": unknown field `path`",
+        ),
+        (
+            check(
+                "repository",
+                "rule = \"conventional-commits\"\nmin_percent = 0",
+            ),
+            "min_percent must be from 1 to 100",
+        ),
+        (
+            check("repository", "rule = \"absent-paths\"\nglobs = [\"a[\"]"),
+            "globs: \"a[\"",
+        ),
+        (
+            check("repository", "rule = \"max-file-size\"\nmax_kb = 0"),
+            "max_kb must be above 0",
+        ),
+        (
+            check("repository", "rule = \"ignores\"\npaths = []"),
+            "paths: give at least one",
+        ),
+        (
+            check("repository", "rule = \"signed-tags\""),
+            "unknown repository rule \"signed-tags\"",
+        ),
+    ];
+    for (checks, want) in cases {
+        let err = parse(&format!("{NO_SERVICE}{checks}"))
+            .expect_err("must be refused")
+            .to_string();
+        assert!(err.starts_with("test.toml: "), "{err}");
+        assert!(err.contains(want), "expected «{want}» in «{err}»");
+        assert!(!err.contains('\n'), "one line: {err}");
+    }
 }

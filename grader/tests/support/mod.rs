@@ -34,10 +34,15 @@ pub fn workspace() -> PathBuf {
 
 /// The static fixture service, built by `cargo xtask fixtures`.
 pub fn fixture_bin() -> PathBuf {
+    fixture("fixture-week08")
+}
+
+/// A static fixture binary by name, built by `cargo xtask fixtures`.
+pub fn fixture(name: &str) -> PathBuf {
     let dir = std::env::var_os("FIXTURE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("target/x86_64-unknown-linux-gnu/fixture"));
-    let bin = dir.join("fixture-week08");
+    let bin = dir.join(name);
     assert!(
         bin.is_file(),
         "{} is missing: run `cargo xtask fixtures` (or `cargo xtask test`)",

@@ -1,0 +1,387 @@
+//! The checks judged apart from the service: command-line, file and repository
+//! checks. The runner (`run.rs`) calls two functions:
+//!
+//! - [`judge_source`] before the build: repository checks and file checks on
+//!   the submission's own files need no image, so a broken Dockerfile does not
+//!   cost them, and a lab of such checks only builds nothing;
+//! - [`judge_built`] once the image is built: command checks, each in a fresh
+//!   container with no network (`docker::command`), and the file checks on
+//!   what the commands wrote. A lab with no service also has its image checks
+//!   judged here, since no service container will be started.
+//!
+//! A command check's run is kept for the file checks that read it; a file check
+//! whose command was not run (a hidden command in a student's grade) runs it.
+
+use crate::checks::{self, ImageFacts, Outcome, Problem};
+use crate::docker::command::{self, Finished, Invocation, RunError};
+use crate::result::{Report, Verdict};
+use crate::run::GradeError;
+use crate::spec::{CheckKind, CheckSpec, CommandSpec, FileRule, FileSource, LabSpec};
+use bollard::Docker;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Judges repository checks and file checks on the submission's own files.
+pub async fn judge_source(submission: &Path, checks: &[&CheckSpec], report: &mut Report) {
+    let t = Instant::now();
+    for check in checks
+        .iter()
+        .filter(|c| c.kind.runs_apart() && !c.kind.needs_image())
+    {
+        let started = Instant::now();
+        let kind = check.kind.clone();
+        let dir = submission.to_path_buf();
+        let work = tokio::task::spawn_blocking(move || judge_from_source(&kind, &dir));
+        let outcome = match tokio::time::timeout(check.timeout, work).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(e)) => Err(Problem::Error(format!("the check stopped: {e}"))),
+            Err(_) => {
+                record(report, check, timed_out(check.timeout), started);
+                continue;
+            }
+        };
+        record(report, check, verdict(outcome), started);
+    }
+    report.timings.checks_ms += t.elapsed().as_millis() as u64;
+}
+
+fn judge_from_source(kind: &CheckKind, dir: &Path) -> Outcome {
+    match kind {
+        CheckKind::Repository(rule) => checks::repository::check(rule, dir),
+        CheckKind::File(FileRule::SecretScan { history }) => {
+            let mut found = checks::secrets::scan_tree(dir)?;
+            if *history {
+                found.extend(checks::repository::scan_history(dir)?);
+            }
+            checks::secrets::verdict(found)
+        }
+        CheckKind::File(FileRule::Json {
+            source: FileSource::Tree,
+            path,
+            pointer,
+            min,
+            max,
+        }) => {
+            let bytes = checks::files::read_tree_file(dir, path)?;
+            checks::files::json_threshold(path, &bytes, pointer, *min, *max)
+        }
+        CheckKind::File(FileRule::MarkdownSections {
+            source: FileSource::Tree,
+            path,
+            sections,
+            min_words,
+        }) => {
+            let bytes = checks::files::read_tree_file(dir, path)?;
+            let text = String::from_utf8_lossy(&bytes);
+            checks::files::markdown_sections(path, &text, sections, *min_words)
+        }
+        _ => Err(Problem::Error(
+            "not a check of the submission's files".into(),
+        )),
+    }
+}
+
+/// Judges command checks and the file checks on their output (and, for a lab
+/// with no service, the image checks).
+pub async fn judge_built(
+    docker: &Docker,
+    lab: &LabSpec,
+    image: &str,
+    facts: &ImageFacts,
+    checks: &[&CheckSpec],
+    report: &mut Report,
+) -> Result<(), GradeError> {
+    let judged_here = |c: &&&CheckSpec| match &c.kind {
+        CheckKind::Image(_) => !lab.has_service(),
+        CheckKind::Command(_) => true,
+        CheckKind::File(rule) => rule.command().is_some(),
+        _ => false,
+    };
+    if !checks.iter().any(|c| judged_here(&c)) {
+        return Ok(());
+    }
+    let t = Instant::now();
+    let entrypoint = docker
+        .inspect_image(image)
+        .await?
+        .config
+        .and_then(|c| c.entrypoint)
+        .unwrap_or_default();
+    let mut runner = Runner {
+        docker,
+        lab,
+        image,
+        image_volumes: &facts.volumes,
+        program: program_name(&entrypoint),
+        runs: HashMap::new(),
+    };
+    for check in checks {
+        let started = Instant::now();
+        let outcome = match &check.kind {
+            CheckKind::Image(rule) if !lab.has_service() => checks::image_check(rule, facts),
+            CheckKind::Command(spec) => {
+                runner.command_check(&check.id, spec, check.timeout).await?
+            }
+            CheckKind::File(rule) if rule.command().is_some() => runner.file_check(rule).await?,
+            _ => continue,
+        };
+        record(report, check, verdict(outcome), started);
+    }
+    report.timings.checks_ms += t.elapsed().as_millis() as u64;
+    Ok(())
+}
+
+/// Runs commands and keeps each check's first run.
+struct Runner<'a> {
+    docker: &'a Docker,
+    lab: &'a LabSpec,
+    image: &'a str,
+    image_volumes: &'a [String],
+    program: String,
+    runs: HashMap<String, Result<Finished, String>>,
+}
+
+impl Runner<'_> {
+    fn spec(&self, id: &str) -> Option<(&CheckSpec, &CommandSpec)> {
+        self.lab.checks.iter().find_map(|c| match &c.kind {
+            CheckKind::Command(spec) if c.id == id => Some((c, spec)),
+            _ => None,
+        })
+    }
+
+    /// The command as a student would type it.
+    fn shown(&self, spec: &CommandSpec) -> String {
+        std::iter::once(self.program.clone())
+            .chain(spec.args.iter().map(|a| quoted(a)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    async fn run(
+        &self,
+        spec: &CommandSpec,
+        deadline: Duration,
+    ) -> Result<Result<Finished, String>, GradeError> {
+        let invocation = Invocation {
+            image: self.image,
+            lab: &self.lab.id,
+            container: &self.lab.container,
+            image_volumes: self.image_volumes,
+            args: &spec.args,
+            env: &spec.env,
+            stdin: spec.stdin.as_deref().map(str::as_bytes),
+            files: &spec.files,
+            output_dir: spec.output_dir.as_deref(),
+            deadline,
+        };
+        match command::run(self.docker, &invocation).await {
+            Ok(finished) => Ok(Ok(finished)),
+            Err(RunError::Refused(why)) => Ok(Err(format!(
+                "`{}` could not be started: {why}",
+                self.shown(spec)
+            ))),
+            Err(RunError::Docker(e)) => Err(e.into()),
+        }
+    }
+
+    /// The first run of the command check `id`, made now if it was not yet.
+    async fn first_run(&mut self, id: &str) -> Result<&Result<Finished, String>, GradeError> {
+        if !self.runs.contains_key(id) {
+            let (check, spec) = self
+                .spec(id)
+                .ok_or_else(|| GradeError::Other(format!("no command check \"{id}\"")))?;
+            let run = self.run(spec, check.timeout).await?;
+            self.runs.insert(id.to_string(), run);
+        }
+        Ok(&self.runs[id])
+    }
+
+    async fn command_check(
+        &mut self,
+        id: &str,
+        spec: &CommandSpec,
+        deadline: Duration,
+    ) -> Result<Outcome, GradeError> {
+        let shown = self.shown(spec);
+        let snapshots = &self.lab.snapshots;
+        Ok(match self.first_run(id).await? {
+            Ok(finished) => {
+                checks::command::assess(&spec.expect, &shown, finished, deadline, snapshots)
+            }
+            Err(why) => Err(Problem::Fail(why.clone())),
+        })
+    }
+
+    async fn file_check(&mut self, rule: &FileRule) -> Result<Outcome, GradeError> {
+        let Some(id) = rule.command() else {
+            return Ok(Err(Problem::Error(
+                "not a check of a command's output".into(),
+            )));
+        };
+        let Some((check, spec)) = self.spec(id) else {
+            return Ok(Err(Problem::Error(format!("no command check \"{id}\""))));
+        };
+        let (deadline, spec) = (check.timeout, spec.clone());
+        let shown = self.shown(&spec);
+        let out_dir = spec.output_dir.clone().unwrap_or_default();
+        let first = match self.first_run(id).await? {
+            Ok(f) => f.clone(),
+            Err(why) => return Ok(Err(Problem::Fail(format!("not run: {why}")))),
+        };
+        if let Some(problem) = unusable(&first, &shown, deadline) {
+            return Ok(Err(problem));
+        }
+        let file = |files: &std::collections::BTreeMap<String, Vec<u8>>, path: &str| {
+            files.get(path).cloned().ok_or_else(|| {
+                Problem::Fail(format!(
+                    "`{shown}` did not write {out_dir}/{path} (it wrote: {})",
+                    if files.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        checks::clip(&files.keys().cloned().collect::<Vec<_>>().join(", "), 100)
+                    }
+                ))
+            })
+        };
+        Ok(match rule {
+            FileRule::Json {
+                path,
+                pointer,
+                min,
+                max,
+                ..
+            } => file(&first.files, path)
+                .and_then(|bytes| checks::files::json_threshold(path, &bytes, pointer, *min, *max)),
+            FileRule::MarkdownSections {
+                path,
+                sections,
+                min_words,
+                ..
+            } => file(&first.files, path).and_then(|bytes| {
+                let text = String::from_utf8_lossy(&bytes);
+                checks::files::markdown_sections(path, &text, sections, *min_words)
+            }),
+            FileRule::Deterministic { paths, .. } => {
+                for path in paths {
+                    if let Err(p) = file(&first.files, path) {
+                        return Ok(Err(p));
+                    }
+                }
+                let second = match self.run(&spec, deadline).await? {
+                    Ok(f) => f,
+                    Err(why) => return Ok(Err(Problem::Fail(format!("the second run: {why}")))),
+                };
+                if let Some(problem) = unusable(&second, &shown, deadline) {
+                    return Ok(Err(Problem::Fail(format!(
+                        "the second run: {}",
+                        match problem {
+                            Problem::Fail(m) | Problem::Error(m) => m,
+                        }
+                    ))));
+                }
+                checks::files::deterministic(&first.files, &second.files, paths)
+            }
+            FileRule::SecretScan { .. } => {
+                Err(Problem::Error("a secret scan reads no command".into()))
+            }
+        })
+    }
+}
+
+/// Why a run's files cannot be judged: it did not finish, or its files could not
+/// be read back.
+fn unusable(run: &Finished, shown: &str, deadline: Duration) -> Option<Problem> {
+    if run.timed_out {
+        return Some(Problem::Fail(format!(
+            "`{shown}` did not finish within {} s, so its files were not judged",
+            deadline.as_secs()
+        )));
+    }
+    if run.oom_killed {
+        return Some(Problem::Fail(format!(
+            "`{shown}` ran out of memory and was killed"
+        )));
+    }
+    run.files_problem
+        .as_ref()
+        .map(|p| Problem::Fail(format!("`{shown}`: {p}")))
+}
+
+/// The program's name as a student knows it: the ENTRYPOINT's file name.
+fn program_name(entrypoint: &[String]) -> String {
+    entrypoint
+        .first()
+        .map(|p| {
+            PathBuf::from(p)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| p.clone())
+        })
+        .unwrap_or_else(|| "(the image's command)".into())
+}
+
+/// An argument as a shell would need it.
+fn quoted(arg: &str) -> String {
+    if !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
+    {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+fn verdict(outcome: Outcome) -> (Verdict, Option<String>) {
+    match outcome {
+        Ok(()) => (Verdict::Passed, None),
+        Err(Problem::Fail(m)) => (Verdict::Failed, Some(m)),
+        Err(Problem::Error(m)) => (Verdict::Errored, Some(m)),
+    }
+}
+
+fn timed_out(limit: Duration) -> (Verdict, Option<String>) {
+    (
+        Verdict::TimedOut,
+        Some(format!("no result within {} s", limit.as_secs())),
+    )
+}
+
+fn record(
+    report: &mut Report,
+    check: &CheckSpec,
+    (verdict, message): (Verdict, Option<String>),
+    started: Instant,
+) {
+    if let Some(c) = report.checks.iter_mut().find(|c| c.id == check.id) {
+        c.verdict = verdict;
+        c.earned = if verdict == Verdict::Passed {
+            c.points
+        } else {
+            0
+        };
+        c.message = message;
+        c.duration_ms = started.elapsed().as_millis() as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_shown_as_a_student_would_type_them() {
+        assert_eq!(
+            program_name(&["/usr/local/bin/winequality".into()]),
+            "winequality"
+        );
+        assert_eq!(program_name(&[]), "(the image's command)");
+        assert_eq!(quoted("--input"), "--input");
+        assert_eq!(quoted("in/bad.csv"), "in/bad.csv");
+        assert_eq!(quoted("two words"), "'two words'");
+        assert_eq!(quoted(""), "''");
+        assert_eq!(quoted("it's"), r"'it'\''s'");
+    }
+}

@@ -1,0 +1,351 @@
+//! File checks on bytes already read: a number in a JSON file within bounds, two
+//! runs writing identical files, a Markdown document's required sections. Where
+//! the bytes come from (a command's output folder, the submission's tree) is the
+//! caller's business (`crate::apart`).
+
+use super::{Outcome, Problem, clip};
+use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The largest file a file check reads from the submission's tree.
+pub const TREE_FILE_CAP: u64 = 4 << 20;
+
+/// `min <= value <= max` for the number at `pointer` in the JSON file `name`.
+pub fn json_threshold(
+    name: &str,
+    bytes: &[u8],
+    pointer: &str,
+    min: Option<f64>,
+    max: Option<f64>,
+) -> Outcome {
+    let json: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| Problem::Fail(format!("{name} is not valid JSON ({e})")))?;
+    let at = if pointer.is_empty() {
+        "the top"
+    } else {
+        pointer
+    };
+    let value = json
+        .pointer(pointer)
+        .ok_or_else(|| Problem::Fail(format!("{name} has nothing at {at}")))?;
+    let number = value.as_f64().ok_or_else(|| {
+        Problem::Fail(format!(
+            "{name} has {} at {at}, not a number",
+            clip(&value.to_string(), 40)
+        ))
+    })?;
+    let bounds = match (min, max) {
+        (Some(lo), Some(hi)) => format!("from {lo} to {hi}"),
+        (Some(lo), None) => format!("at least {lo}"),
+        (None, Some(hi)) => format!("at most {hi}"),
+        (None, None) => return Ok(()),
+    };
+    if min.is_some_and(|lo| number < lo) || max.is_some_and(|hi| number > hi) {
+        return Err(Problem::Fail(format!(
+            "{name}: {at} is {number}, expected {bounds}"
+        )));
+    }
+    Ok(())
+}
+
+/// The named files are in both runs' outputs and byte-identical.
+pub fn deterministic(
+    first: &BTreeMap<String, Vec<u8>>,
+    second: &BTreeMap<String, Vec<u8>>,
+    paths: &[String],
+) -> Outcome {
+    for path in paths {
+        let (Some(a), Some(b)) = (first.get(path), second.get(path)) else {
+            return Err(Problem::Fail(format!(
+                "{path} was not written (files written: {})",
+                listing(first)
+            )));
+        };
+        if a != b {
+            let at = a.iter().zip(b.iter()).position(|(x, y)| x != y);
+            let line = at.unwrap_or_else(|| a.len().min(b.len()));
+            let line_no = a[..line.min(a.len())]
+                .iter()
+                .filter(|c| **c == b'\n')
+                .count()
+                + 1;
+            return Err(Problem::Fail(format!(
+                "{path} differs between two runs of the same command (first at line {line_no}; {} and {} bytes): seed every random choice and avoid timestamps",
+                a.len(),
+                b.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn listing(files: &BTreeMap<String, Vec<u8>>) -> String {
+    if files.is_empty() {
+        "none".into()
+    } else {
+        clip(&files.keys().cloned().collect::<Vec<_>>().join(", "), 120)
+    }
+}
+
+/// A `##` section: its heading's text and the words of its body (its
+/// subsections' text included, headings not).
+#[derive(Debug, PartialEq)]
+struct Section {
+    heading: String,
+    words: usize,
+}
+
+fn sections_of(text: &str) -> Vec<Section> {
+    let mut sections: Vec<Section> = Vec::new();
+    // The section that body text counts for, while inside one.
+    let mut current: Option<usize> = None;
+    // A heading being read: its level and text so far.
+    let mut heading: Option<(HeadingLevel, String)> = None;
+    let mut in_code_block = false;
+    for event in Parser::new(text) {
+        match event {
+            Event::Start(Tag::Heading { level, .. }) => heading = Some((level, String::new())),
+            Event::End(TagEnd::Heading(_)) => match heading.take() {
+                Some((HeadingLevel::H2, text)) => {
+                    sections.push(Section {
+                        heading: text.split_whitespace().collect::<Vec<_>>().join(" "),
+                        words: 0,
+                    });
+                    current = Some(sections.len() - 1);
+                }
+                // A title above `##` ends the section; a subsection is part of it.
+                Some((HeadingLevel::H1, _)) => current = None,
+                _ => {}
+            },
+            Event::Start(Tag::CodeBlock(_)) => in_code_block = true,
+            Event::End(TagEnd::CodeBlock) => in_code_block = false,
+            Event::Text(t) | Event::Code(t) => match (heading.as_mut(), current) {
+                (Some((_, h)), _) => h.push_str(&t),
+                (None, Some(i)) if !in_code_block => {
+                    sections[i].words += t.split_whitespace().count();
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    sections
+}
+
+/// Each required `##` section is there (case and spacing aside), with at least
+/// `min_words` words of its own.
+pub fn markdown_sections(name: &str, text: &str, required: &[String], min_words: usize) -> Outcome {
+    let found = sections_of(text);
+    let norm = |s: &str| {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    let mut missing = Vec::new();
+    let mut thin = Vec::new();
+    for want in required {
+        match found.iter().find(|s| norm(&s.heading) == norm(want)) {
+            None => missing.push(format!("\"## {want}\"")),
+            Some(s) if s.words < min_words => thin.push(format!("\"{want}\" ({} words)", s.words)),
+            Some(_) => {}
+        }
+    }
+    if !missing.is_empty() {
+        let has: Vec<String> = found.iter().map(|s| format!("\"{}\"", s.heading)).collect();
+        return Err(Problem::Fail(format!(
+            "{name} lacks the section{} {}; its ## sections are: {}",
+            if missing.len() > 1 { "s" } else { "" },
+            missing.join(", "),
+            if has.is_empty() {
+                "none".into()
+            } else {
+                clip(&has.join(", "), 160)
+            }
+        )));
+    }
+    if !thin.is_empty() {
+        return Err(Problem::Fail(format!(
+            "{name}: each section needs at least {min_words} words of its own; too short: {}",
+            thin.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Reads a file of the submission's tree, refusing links (which could lead
+/// anywhere on the grading machine) and files over the cap.
+pub fn read_tree_file(root: &Path, rel: &str) -> Result<Vec<u8>, Problem> {
+    let mut path = root.to_path_buf();
+    for part in rel.split('/') {
+        path.push(part);
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(Problem::Fail(format!(
+                    "{rel} is (or lies under) a link; commit the file itself"
+                )));
+            }
+            Ok(_) => {}
+            Err(_) => return Err(Problem::Fail(format!("{rel} is not in the submission"))),
+        }
+    }
+    let meta =
+        std::fs::metadata(&path).map_err(|e| Problem::Error(format!("cannot read {rel}: {e}")))?;
+    if !meta.is_file() {
+        return Err(Problem::Fail(format!("{rel} is not a file")));
+    }
+    if meta.len() > TREE_FILE_CAP {
+        return Err(Problem::Fail(format!(
+            "{rel} is over the grader's {} MiB cap for a file it reads",
+            TREE_FILE_CAP >> 20
+        )));
+    }
+    std::fs::read(&path).map_err(|e| Problem::Error(format!("cannot read {rel}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fail(o: Outcome) -> String {
+        match o {
+            Err(Problem::Fail(m)) => {
+                assert!(!m.contains('\n'), "one line: {m}");
+                m
+            }
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_thresholds() {
+        let m = br#"{"accuracy": 0.61, "per_class": {"5": 0.7}, "name": "tree"}"#;
+        assert!(json_threshold("metrics.json", m, "/accuracy", Some(0.55), None).is_ok());
+        assert!(json_threshold("metrics.json", m, "/accuracy", Some(0.55), Some(0.61)).is_ok());
+        assert!(json_threshold("metrics.json", m, "/per_class/5", None, Some(0.8)).is_ok());
+        let low = fail(json_threshold(
+            "metrics.json",
+            m,
+            "/accuracy",
+            Some(0.65),
+            None,
+        ));
+        assert_eq!(
+            low,
+            "metrics.json: /accuracy is 0.61, expected at least 0.65"
+        );
+        let high = fail(json_threshold(
+            "metrics.json",
+            m,
+            "/accuracy",
+            Some(0.1),
+            Some(0.5),
+        ));
+        assert!(high.contains("expected from 0.1 to 0.5"), "{high}");
+        let missing = fail(json_threshold("metrics.json", m, "/f1", Some(0.5), None));
+        assert_eq!(missing, "metrics.json has nothing at /f1");
+        let text = fail(json_threshold("metrics.json", m, "/name", Some(0.5), None));
+        assert!(text.contains("\"tree\" at /name, not a number"), "{text}");
+        let broken = fail(json_threshold(
+            "metrics.json",
+            b"{accuracy: 1}",
+            "/accuracy",
+            Some(0.5),
+            None,
+        ));
+        assert!(
+            broken.starts_with("metrics.json is not valid JSON"),
+            "{broken}"
+        );
+    }
+
+    #[test]
+    fn deterministic_outputs() {
+        let a = BTreeMap::from([
+            (
+                "metrics.json".to_string(),
+                b"{\"accuracy\": 0.6}\n".to_vec(),
+            ),
+            ("model.bin".to_string(), vec![1, 2, 3]),
+        ]);
+        let paths = vec!["metrics.json".to_string(), "model.bin".to_string()];
+        assert!(deterministic(&a, &a.clone(), &paths).is_ok());
+        let mut b = a.clone();
+        b.insert(
+            "metrics.json".into(),
+            b"{\"accuracy\": 0.6}\n{\"t\": 1}".to_vec(),
+        );
+        let m = fail(deterministic(&a, &b, &paths));
+        assert!(
+            m.starts_with("metrics.json differs between two runs"),
+            "{m}"
+        );
+        assert!(m.contains("line 2"), "{m}");
+        let m = fail(deterministic(&a, &a, &["model.onnx".to_string()]));
+        assert!(
+            m.contains("model.onnx was not written (files written: metrics.json, model.bin)"),
+            "{m}"
+        );
+    }
+
+    const DESIGN: &str = "# Wine quality\n\nIntro words here.\n\n## Problem\n\nPredict the quality of a red wine from eleven measurements so that a shop can price it.\n\n## Data\n\nThe red-wine data set: 1599 rows.\n\n```text\nnot counted words in a code block here\n```\n\n## Metric\n\n### Why accuracy\n\nAccuracy because classes are quality grades and errors cost the same.\n";
+
+    #[test]
+    fn markdown_sections_present_and_long_enough() {
+        let s = sections_of(DESIGN);
+        assert_eq!(
+            s.iter()
+                .map(|s| (s.heading.as_str(), s.words))
+                .collect::<Vec<_>>(),
+            vec![("Problem", 17), ("Data", 6), ("Metric", 11)]
+        );
+        let want = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(markdown_sections("DESIGN.md", DESIGN, &want(&["problem", "Metric"]), 10).is_ok());
+        let m = fail(markdown_sections(
+            "DESIGN.md",
+            DESIGN,
+            &want(&["Problem", "Risks", "Serving constraints"]),
+            1,
+        ));
+        assert!(
+            m.starts_with("DESIGN.md lacks the sections \"## Risks\", \"## Serving constraints\""),
+            "{m}"
+        );
+        assert!(
+            m.contains("its ## sections are: \"Problem\", \"Data\", \"Metric\""),
+            "{m}"
+        );
+        let m = fail(markdown_sections(
+            "DESIGN.md",
+            DESIGN,
+            &want(&["Problem", "Data"]),
+            10,
+        ));
+        assert!(m.contains("too short: \"Data\" (6 words)"), "{m}");
+        let m = fail(markdown_sections(
+            "DESIGN.md",
+            "no headings at all",
+            &want(&["Risks"]),
+            1,
+        ));
+        assert!(m.ends_with("sections are: none"), "{m}");
+    }
+
+    #[test]
+    fn tree_files_refuse_links_and_missing_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("docs")).expect("mkdir");
+        std::fs::write(dir.path().join("docs/DESIGN.md"), "# x").expect("write");
+        assert_eq!(
+            read_tree_file(dir.path(), "docs/DESIGN.md").expect("read"),
+            b"# x"
+        );
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("metrics.json")).expect("link");
+        assert!(fail(read_tree_file(dir.path(), "metrics.json").map(|_| ())).contains("link"));
+        assert!(
+            fail(read_tree_file(dir.path(), "nope.md").map(|_| ()))
+                .contains("not in the submission")
+        );
+    }
+}

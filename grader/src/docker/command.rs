@@ -1,0 +1,420 @@
+//! One run of a command-line check: the submission image's program, in a fresh
+//! container with no network and the service's locks, with a deadline.
+//!
+//! The run gets a volume of its own at the work folder (the root is read-only,
+//! and a tmpfs would vanish with the container before its files are read back):
+//! the input files are put into it before the start, and after the exit the
+//! output folder is read back with the engine's archive API, under a byte cap.
+//! stdout and stderr are read, each under its own cap, from the attached
+//! container. The container and the volume are removed whatever happened.
+
+use super::{labels, sandbox, sweep};
+use crate::spec::{ContainerSpec, WORKDIR};
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::models::VolumeCreateRequest;
+use bollard::query_parameters::{
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, KillContainerOptions, RemoveVolumeOptionsBuilder,
+    UploadToContainerOptionsBuilder, WaitContainerOptions,
+};
+use futures_util::StreamExt;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+/// The uid and gid the command runs as (see `sandbox::USER`).
+const UID: u64 = 10001;
+
+/// What to run.
+pub struct Invocation<'a> {
+    pub image: &'a str,
+    pub lab: &'a str,
+    pub container: &'a ContainerSpec,
+    pub image_volumes: &'a [String],
+    pub args: &'a [String],
+    pub env: &'a BTreeMap<String, String>,
+    pub stdin: Option<&'a [u8]>,
+    /// Input files, path relative to the work folder to content.
+    pub files: &'a BTreeMap<String, String>,
+    /// The folder, relative to the work folder, whose files are read back.
+    pub output_dir: Option<&'a str>,
+    pub deadline: Duration,
+}
+
+/// Bytes kept of stdout and of stderr, each.
+pub const STREAM_CAP: usize = 1 << 20;
+/// Bytes of output files read back, in all.
+pub const FILES_CAP: u64 = 16 << 20;
+
+/// How a run ended.
+#[derive(Debug, Clone, Default)]
+pub struct Finished {
+    /// The exit code; `None` when it was killed at the deadline.
+    pub code: Option<i64>,
+    pub timed_out: bool,
+    pub oom_killed: bool,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// stdout or stderr was longer than its cap and was cut.
+    pub output_cut: bool,
+    /// Regular files found under the output folder, by path relative to it.
+    pub files: BTreeMap<String, Vec<u8>>,
+    /// Why the output files could not all be read back (over the cap, say).
+    pub files_problem: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The engine would not create or start a container of this image: the
+    /// submission's fault (an ENTRYPOINT that does not exist, say).
+    #[error("{0}")]
+    Refused(String),
+    #[error("Docker: {0}")]
+    Docker(#[from] bollard::errors::Error),
+}
+
+/// Runs the command once; the container and its volume are gone on return.
+pub async fn run(docker: &Docker, inv: &Invocation<'_>) -> Result<Finished, RunError> {
+    let name = unique(&format!("grader-{}-command", inv.lab));
+    docker
+        .create_volume(VolumeCreateRequest {
+            name: Some(name.clone()),
+            labels: Some(labels::for_role("command", inv.lab)),
+            ..Default::default()
+        })
+        .await?;
+    let mut id = None;
+    let result = run_in(docker, inv, &name, &mut id).await;
+    if let Some(id) = &id {
+        sweep::remove_container(docker, id).await?;
+    }
+    let rm = RemoveVolumeOptionsBuilder::default().force(true).build();
+    match docker.remove_volume(&name, Some(rm)).await {
+        Err(e) if !super::is_not_found(&e) => return Err(e.into()),
+        _ => {}
+    }
+    result
+}
+
+async fn run_in(
+    docker: &Docker,
+    inv: &Invocation<'_>,
+    volume: &str,
+    id_out: &mut Option<String>,
+) -> Result<Finished, RunError> {
+    let body = sandbox::command(&sandbox::CommandContainer {
+        image: inv.image,
+        lab: inv.lab,
+        spec: inv.container,
+        image_volumes: inv.image_volumes,
+        args: inv.args,
+        env: inv.env,
+        volume,
+        workdir: WORKDIR,
+        stdin: inv.stdin.is_some(),
+    });
+    let opts = CreateContainerOptionsBuilder::default()
+        .name(volume)
+        .build();
+    let id = docker
+        .create_container(Some(opts), body)
+        .await
+        .map_err(refused)?
+        .id;
+    *id_out = Some(id.clone());
+
+    let tar = work_tar(inv.files, inv.output_dir)
+        .map_err(|e| RunError::Docker(bollard::errors::Error::IOError { err: e }))?;
+    let upload = UploadToContainerOptionsBuilder::default()
+        .path(WORKDIR)
+        .build();
+    docker
+        .upload_to_container(&id, Some(upload), bollard::body_full(tar.into()))
+        .await?;
+
+    let attach = AttachContainerOptionsBuilder::default()
+        .stdin(inv.stdin.is_some())
+        .stdout(true)
+        .stderr(true)
+        .stream(true)
+        .logs(true)
+        .build();
+    let attached = docker.attach_container(&id, Some(attach)).await?;
+    let mut output = attached.output;
+    let mut input = attached.input;
+    let reader = tokio::spawn(async move {
+        let mut out = Streams::default();
+        while let Some(Ok(frame)) = output.next().await {
+            out.push(frame);
+        }
+        out
+    });
+    docker.start_container(&id, None).await.map_err(refused)?;
+    if let Some(bytes) = inv.stdin {
+        // A program that does not read its stdin may close it early: not a fault.
+        let _ = input.write_all(bytes).await;
+        let _ = input.shutdown().await;
+    }
+    drop(input);
+
+    let mut finished = Finished::default();
+    let mut wait = docker.wait_container(&id, None::<WaitContainerOptions>);
+    if tokio::time::timeout(inv.deadline, wait.next())
+        .await
+        .is_err()
+    {
+        finished.timed_out = true;
+        docker
+            .kill_container(&id, None::<KillContainerOptions>)
+            .await
+            .ok();
+    }
+    drop(wait);
+    // The output stream ends when the container stops; a grandchild that kept
+    // the pipe open is not waited on for long.
+    let streams = match tokio::time::timeout(Duration::from_secs(5), reader).await {
+        Ok(Ok(s)) => s,
+        _ => Streams::default(),
+    };
+    finished.stdout = streams.stdout;
+    finished.stderr = streams.stderr;
+    finished.output_cut = streams.cut;
+
+    let state = docker
+        .inspect_container(&id, None)
+        .await?
+        .state
+        .unwrap_or_default();
+    finished.oom_killed = state.oom_killed.unwrap_or(false);
+    if !finished.timed_out {
+        finished.code = state.exit_code;
+    }
+
+    if let Some(dir) = inv.output_dir {
+        match download(docker, &id, &format!("{WORKDIR}/{dir}")).await? {
+            Ok(files) => finished.files = files,
+            Err(problem) => finished.files_problem = Some(problem),
+        }
+    }
+    Ok(finished)
+}
+
+/// stdout and stderr, each kept up to its cap.
+#[derive(Default)]
+struct Streams {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    cut: bool,
+}
+
+impl Streams {
+    fn push(&mut self, frame: LogOutput) {
+        let (buf, bytes) = match frame {
+            LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                (&mut self.stdout, message)
+            }
+            LogOutput::StdErr { message } => (&mut self.stderr, message),
+            LogOutput::StdIn { .. } => return,
+        };
+        let room = STREAM_CAP.saturating_sub(buf.len());
+        if bytes.len() > room {
+            self.cut = true;
+        }
+        buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+}
+
+/// The tar put into the work folder: the input files and the output folder,
+/// owned by the user the command runs as.
+fn work_tar(
+    files: &BTreeMap<String, String>,
+    output_dir: Option<&str>,
+) -> std::io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut dirs: std::collections::BTreeSet<String> = Default::default();
+    let parents = |path: &str| -> Vec<String> {
+        let parts: Vec<&str> = path.split('/').collect();
+        (1..parts.len()).map(|n| parts[..n].join("/")).collect()
+    };
+    for path in files.keys() {
+        dirs.extend(parents(path));
+    }
+    if let Some(dir) = output_dir {
+        dirs.extend(parents(dir));
+        dirs.insert(dir.to_string());
+    }
+    for dir in &dirs {
+        let mut header = header(tar::EntryType::Directory, 0o755, 0);
+        builder.append_data(&mut header, dir, std::io::empty())?;
+    }
+    for (path, text) in files {
+        let mut header = header(tar::EntryType::Regular, 0o644, text.len() as u64);
+        builder.append_data(&mut header, path, text.as_bytes())?;
+    }
+    builder.into_inner()
+}
+
+fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(kind);
+    header.set_mode(mode);
+    header.set_size(size);
+    header.set_uid(UID);
+    header.set_gid(UID);
+    header.set_mtime(0);
+    header
+}
+
+/// Reads back the regular files under `path` in the stopped container; the
+/// inner error is the submission's (a missing folder, output over the cap).
+async fn download(
+    docker: &Docker,
+    id: &str,
+    path: &str,
+) -> Result<Result<BTreeMap<String, Vec<u8>>, String>, bollard::errors::Error> {
+    let opts = DownloadFromContainerOptionsBuilder::default()
+        .path(path)
+        .build();
+    let mut stream = docker.download_from_container(id, Some(opts));
+    let mut tar = Vec::new();
+    // The tar's headers and padding come on top of the files' own bytes.
+    let cap = FILES_CAP + (1 << 20);
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(bytes) => {
+                if tar.len() as u64 + bytes.len() as u64 > cap {
+                    return Ok(Err(format!(
+                        "the files written under {path} are over the grader's {} MiB cap",
+                        FILES_CAP >> 20
+                    )));
+                }
+                tar.extend_from_slice(&bytes);
+            }
+            Err(e) if super::is_not_found(&e) => {
+                return Ok(Err(format!("{path} is not there any more")));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(files_of(&tar))
+}
+
+/// The regular files of a downloaded tar, by path below its top folder; links
+/// and anything else are left out.
+pub fn files_of(tar: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    use std::io::Read;
+    let mut files = BTreeMap::new();
+    let mut archive = tar::Archive::new(tar);
+    let entries = archive
+        .entries()
+        .map_err(|e| format!("the output could not be read back: {e}"))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| format!("the output could not be read back: {e}"))?;
+        if entry.header().entry_type() != tar::EntryType::Regular {
+            continue;
+        }
+        let path = entry
+            .path()
+            .map_err(|e| format!("the output could not be read back: {e}"))?
+            .components()
+            .skip(1)
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
+        let mut data = Vec::new();
+        entry
+            .read_to_end(&mut data)
+            .map_err(|e| format!("the output could not be read back: {e}"))?;
+        files.insert(path, data);
+    }
+    Ok(files)
+}
+
+/// An engine refusal (4xx) is the image's doing; anything else is the engine's.
+fn refused(e: bollard::errors::Error) -> RunError {
+    match &e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message,
+        } if (400..500).contains(status_code) || message.contains("executable file not found") => {
+            RunError::Refused(crate::checks::clip(message, 300))
+        }
+        _ => RunError::Docker(e),
+    }
+}
+
+/// A name unique to this process and moment.
+fn unique(base: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{base}-{}-{nanos:x}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_work_tar_holds_the_inputs_and_a_writable_output_folder() {
+        let files = BTreeMap::from([("in/data/a.csv".to_string(), "x,y\n".to_string())]);
+        let tar = work_tar(&files, Some("out/run")).expect("tar");
+        let mut archive = tar::Archive::new(tar.as_slice());
+        let mut seen = Vec::new();
+        for entry in archive.entries().expect("entries") {
+            let entry = entry.expect("entry");
+            let h = entry.header();
+            assert_eq!(h.uid().expect("uid"), UID);
+            seen.push((
+                entry.path().expect("path").display().to_string(),
+                h.entry_type() == tar::EntryType::Directory,
+            ));
+        }
+        for dir in ["in", "in/data", "out", "out/run"] {
+            assert!(seen.contains(&(dir.to_string(), true)), "{dir} in {seen:?}");
+        }
+        assert!(seen.contains(&("in/data/a.csv".to_string(), false)));
+    }
+
+    #[test]
+    fn files_are_read_back_below_their_folder_and_links_left_out() {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut h = header(tar::EntryType::Directory, 0o755, 0);
+        builder
+            .append_data(&mut h, "out", std::io::empty())
+            .expect("dir");
+        let mut h = header(tar::EntryType::Regular, 0o644, 2);
+        builder
+            .append_data(&mut h, "out/sub/m.json", &b"{}"[..])
+            .expect("file");
+        let mut h = header(tar::EntryType::Symlink, 0o777, 0);
+        builder
+            .append_link(&mut h, "out/link", "/etc/passwd")
+            .expect("link");
+        let tar = builder.into_inner().expect("tar");
+        let files = files_of(&tar).expect("files");
+        assert_eq!(
+            files,
+            BTreeMap::from([("sub/m.json".to_string(), b"{}".to_vec())])
+        );
+    }
+
+    #[test]
+    fn each_stream_is_kept_up_to_its_cap() {
+        let mut s = Streams::default();
+        s.push(LogOutput::StdOut {
+            message: vec![b'a'; STREAM_CAP - 1].into(),
+        });
+        s.push(LogOutput::StdOut {
+            message: b"bc".to_vec().into(),
+        });
+        s.push(LogOutput::StdErr {
+            message: b"oops".to_vec().into(),
+        });
+        assert_eq!(s.stdout.len(), STREAM_CAP);
+        assert!(s.cut);
+        assert_eq!(s.stderr, b"oops");
+    }
+}

@@ -1,0 +1,190 @@
+//! Command-line checks: the submission image's program run with given arguments,
+//! in a container of its own with no network, and what it must do.
+//!
+//! ```toml
+//! [[checks]]
+//! id = "cli.bad-csv"
+//! title = "A malformed CSV gets exit code 2 and a message, no panic"
+//! points = 5
+//! kind = "command"
+//! args = ["predict", "--input", "in/bad.csv"]
+//! files = { "in/bad.csv" = "fixed_acidity,alcohol\nseven,9.4\n" }
+//! expect = { bad_input = true, stderr = { contains = ["bad.csv"] } }
+//! ```
+//!
+//! The program is the image's ENTRYPOINT; `args` replace its CMD. It runs in
+//! `/work`, where `files` (text, paths relative to `/work`) are put first, and
+//! where `output_dir` (relative to `/work`) is made writable for it; the files
+//! it writes there are read back for `file` checks (`from = "<this check's id>"`).
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Where the command runs, inside its container.
+pub const WORKDIR: &str = "/work";
+
+/// A command to run and what it must do.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CommandSpec {
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Text given on standard input; none means an empty, closed stdin.
+    pub stdin: Option<String>,
+    /// Input files, path (relative to `/work`) to text.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    /// A folder (relative to `/work`) the program may write; what it writes there
+    /// is read back after it exits.
+    pub output_dir: Option<String>,
+    /// Extra environment, besides the lab's `[container] env`.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub expect: CommandExpect,
+}
+
+/// What a finished command must show. Every field given must hold.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CommandExpect {
+    /// The exit code; 0 unless given (2 with `bad_input`).
+    pub code: Option<i32>,
+    #[serde(default)]
+    pub stdout: StreamExpect,
+    #[serde(default)]
+    pub stderr: StreamExpect,
+    /// Neither stream shows a Rust panic or a backtrace.
+    #[serde(default)]
+    pub no_panic: bool,
+    /// The course's bad-input policy: exit code 2, a message on stderr, no panic.
+    #[serde(default)]
+    pub bad_input: bool,
+    /// stdout compared with the lab's `snapshots/<name>.snap`.
+    pub snapshot: Option<String>,
+    /// JSON pointers redacted from stdout before the snapshot comparison, when
+    /// stdout is JSON (`*` stands for every element).
+    #[serde(default)]
+    pub redact: Vec<String>,
+    /// `[regex, replacement]` pairs applied to stdout before the comparison.
+    #[serde(default)]
+    pub filters: Vec<[String; 2]>,
+}
+
+/// What one output stream must hold.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StreamExpect {
+    /// Each of these strings appears.
+    #[serde(default)]
+    pub contains: Vec<String>,
+    /// This regular expression matches somewhere.
+    pub matches: Option<String>,
+    /// Nothing but whitespace.
+    #[serde(default)]
+    pub empty: bool,
+    /// Something other than whitespace.
+    #[serde(default)]
+    pub not_empty: bool,
+}
+
+impl CommandExpect {
+    /// The exit code expected, with the defaults applied.
+    pub fn code(&self) -> i32 {
+        self.code.unwrap_or(if self.bad_input { 2 } else { 0 })
+    }
+}
+
+impl CommandSpec {
+    pub(super) fn validate(&self, snapshots: &BTreeMap<String, String>) -> Result<(), String> {
+        for path in self.files.keys() {
+            relative_path("files", path)?;
+        }
+        if let Some(dir) = &self.output_dir {
+            relative_path("output_dir", dir)?;
+        }
+        if let Some(bad) = self.env.keys().find(|k| k.is_empty() || k.contains('=')) {
+            return Err(format!("env: \"{bad}\" is not a variable name"));
+        }
+        let e = &self.expect;
+        if let Some(code) = e.code {
+            if !(0..=255).contains(&code) {
+                return Err(format!("expect.code {code} is not an exit code (0 to 255)"));
+            }
+            if e.bad_input && code != 2 {
+                return Err("expect: bad_input means exit code 2; leave code out".into());
+            }
+        }
+        e.stdout.validate("expect.stdout")?;
+        e.stderr.validate("expect.stderr")?;
+        if e.bad_input && e.stderr.empty {
+            return Err("expect: bad_input needs a message on stderr; drop stderr.empty".into());
+        }
+        if let Some(name) = &e.snapshot
+            && !snapshots.contains_key(name)
+        {
+            return Err(format!(
+                "expect.snapshot \"{name}\" has no file snapshots/{name}.snap beside the specification"
+            ));
+        }
+        if e.snapshot.is_none() && (!e.redact.is_empty() || !e.filters.is_empty()) {
+            return Err("expect: redact and filters apply to a snapshot; give snapshot".into());
+        }
+        if let Some(bad) = e.redact.iter().find(|p| !p.starts_with('/')) {
+            return Err(format!(
+                "expect.redact: \"{bad}\" is not a JSON pointer (starts with '/')"
+            ));
+        }
+        for [pattern, _] in &e.filters {
+            regex::Regex::new(pattern)
+                .map_err(|err| format!("expect.filters: {}", regex_problem(&err.to_string())))?;
+        }
+        Ok(())
+    }
+}
+
+impl StreamExpect {
+    fn validate(&self, field: &str) -> Result<(), String> {
+        if self.empty && (self.not_empty || !self.contains.is_empty() || self.matches.is_some()) {
+            return Err(format!(
+                "{field}: empty cannot go with not_empty, contains or matches"
+            ));
+        }
+        if self.contains.iter().any(String::is_empty) {
+            return Err(format!("{field}.contains: an empty string always matches"));
+        }
+        if let Some(pattern) = &self.matches {
+            regex::Regex::new(pattern)
+                .map_err(|err| format!("{field}.matches: {}", regex_problem(&err.to_string())))?;
+        }
+        Ok(())
+    }
+
+    pub fn is_empty_expectation(&self) -> bool {
+        *self == StreamExpect::default()
+    }
+}
+
+/// A path inside the work area: relative, plain folder names, no `..`.
+pub(super) fn relative_path(field: &str, path: &str) -> Result<(), String> {
+    use std::path::{Component, Path};
+    let p = Path::new(path);
+    if path.is_empty()
+        || path.contains('\\')
+        || !p.components().all(|c| matches!(c, Component::Normal(_)))
+    {
+        return Err(format!(
+            "{field}: \"{path}\" must be a relative path of plain names (no '/', '..' or '.' at its start)"
+        ));
+    }
+    Ok(())
+}
+
+/// regex's errors draw the pattern over several lines; the last line says what is wrong.
+pub(super) fn regex_problem(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or(s)
+        .to_string()
+}

@@ -1,0 +1,383 @@
+//! File checks and repository checks: rules on files a command wrote or the
+//! submission holds, and on the submission's git repository.
+//!
+//! ```toml
+//! [[checks]]
+//! id = "metrics.accuracy"
+//! title = "metrics.json reports an accuracy of at least 0.55"
+//! points = 10
+//! kind = "file"
+//! rule = "json"
+//! from = "train"            # a command check's id; leave out for the submission's tree
+//! path = "metrics.json"
+//! pointer = "/accuracy"
+//! min = 0.55
+//!
+//! [[checks]]
+//! id = "git.tag"
+//! title = "A release tag vX.Y.Z matches Cargo.toml's version"
+//! points = 5
+//! kind = "repository"
+//! rule = "version-tag"
+//! ```
+
+use super::command::{regex_problem, relative_path};
+use serde::Deserialize;
+
+/// Where a file check reads its files.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileSource {
+    /// The submission's folder, as given to the grader.
+    Tree,
+    /// The output folder of the command check with this id, after it ran.
+    Command(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileRule {
+    /// A number in a JSON file, at a JSON pointer, within bounds.
+    Json {
+        source: FileSource,
+        path: String,
+        pointer: String,
+        min: Option<f64>,
+        max: Option<f64>,
+    },
+    /// The command run a second time writes byte-identical files.
+    Deterministic { from: String, paths: Vec<String> },
+    /// A Markdown file has these `##` sections, each with enough words.
+    MarkdownSections {
+        source: FileSource,
+        path: String,
+        sections: Vec<String>,
+        min_words: usize,
+    },
+    /// No secret in the submission's files, nor (with `history`) in any commit.
+    SecretScan { history: bool },
+}
+
+impl FileRule {
+    /// The command check whose run the rule reads, if any.
+    pub fn command(&self) -> Option<&str> {
+        match self {
+            FileRule::Json {
+                source: FileSource::Command(id),
+                ..
+            }
+            | FileRule::MarkdownSections {
+                source: FileSource::Command(id),
+                ..
+            }
+            | FileRule::Deterministic { from: id, .. } => Some(id),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RepoRule {
+    /// At least `min_percent` of the non-merge commits follow Conventional Commits.
+    ConventionalCommits { min_percent: u8, types: Vec<String> },
+    /// A tag `vX.Y.Z` equal to the version in the manifest at HEAD.
+    VersionTag { manifest: String },
+    /// No tracked path at HEAD matches these globs.
+    AbsentPaths { globs: Vec<String> },
+    /// No tracked file at HEAD is larger than this.
+    MaxFileSize { max_kb: u64 },
+    /// The committed ignore files make git ignore these paths (a trailing `/`
+    /// marks a folder).
+    Ignores { paths: Vec<String> },
+}
+
+/// The types Conventional Commits' usual convention (Angular's) allows.
+pub const DEFAULT_TYPES: &[&str] = &[
+    "feat", "fix", "docs", "style", "refactor", "perf", "test", "build", "ci", "chore", "revert",
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonFields {
+    from: Option<String>,
+    path: String,
+    pointer: String,
+    min: Option<f64>,
+    max: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeterministicFields {
+    from: String,
+    paths: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MarkdownFields {
+    from: Option<String>,
+    path: String,
+    sections: Vec<String>,
+    #[serde(default = "default_min_words")]
+    min_words: usize,
+}
+
+fn default_min_words() -> usize {
+    20
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretScanFields {
+    #[serde(default = "yes")]
+    history: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConventionalFields {
+    #[serde(default = "default_percent")]
+    min_percent: u8,
+    types: Option<Vec<String>>,
+}
+
+fn default_percent() -> u8 {
+    80
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VersionTagFields {
+    #[serde(default = "default_manifest")]
+    manifest: String,
+}
+
+fn default_manifest() -> String {
+    "Cargo.toml".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GlobsFields {
+    globs: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MaxSizeFields {
+    max_kb: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IgnoresFields {
+    paths: Vec<String>,
+}
+
+/// Reads a rule's own fields strictly; errors name the kind and the rule.
+fn rule_fields<T: serde::de::DeserializeOwned>(
+    kind: &str,
+    rule: &str,
+    rest: toml::Table,
+) -> Result<T, String> {
+    rest.try_into().map_err(|e: toml::de::Error| {
+        format!("kind \"{kind}\", rule \"{rule}\": {}", e.message().trim())
+    })
+}
+
+/// Takes the `rule` out of a check's own fields.
+fn take_rule(kind: &str, rest: &mut toml::Table) -> Result<String, String> {
+    match rest.remove("rule") {
+        Some(toml::Value::String(rule)) => Ok(rule),
+        Some(_) => Err(format!("kind \"{kind}\": rule must be a string")),
+        None => Err(format!("kind \"{kind}\" needs a rule")),
+    }
+}
+
+fn source(from: Option<String>) -> FileSource {
+    from.map_or(FileSource::Tree, FileSource::Command)
+}
+
+/// Reads a `kind = "file"` check's fields.
+pub(super) fn file_rule(mut rest: toml::Table) -> Result<FileRule, String> {
+    let rule = take_rule("file", &mut rest)?;
+    Ok(match rule.as_str() {
+        "json" => {
+            let f: JsonFields = rule_fields("file", &rule, rest)?;
+            FileRule::Json {
+                source: source(f.from),
+                path: f.path,
+                pointer: f.pointer,
+                min: f.min,
+                max: f.max,
+            }
+        }
+        "deterministic" => {
+            let f: DeterministicFields = rule_fields("file", &rule, rest)?;
+            FileRule::Deterministic {
+                from: f.from,
+                paths: f.paths,
+            }
+        }
+        "markdown-sections" => {
+            let f: MarkdownFields = rule_fields("file", &rule, rest)?;
+            FileRule::MarkdownSections {
+                source: source(f.from),
+                path: f.path,
+                sections: f.sections,
+                min_words: f.min_words,
+            }
+        }
+        "secret-scan" => {
+            let f: SecretScanFields = rule_fields("file", &rule, rest)?;
+            FileRule::SecretScan { history: f.history }
+        }
+        other => {
+            return Err(format!(
+                "unknown file rule \"{other}\" (expected json, deterministic, markdown-sections or secret-scan)"
+            ));
+        }
+    })
+}
+
+/// Reads a `kind = "repository"` check's fields.
+pub(super) fn repo_rule(mut rest: toml::Table) -> Result<RepoRule, String> {
+    let rule = take_rule("repository", &mut rest)?;
+    Ok(match rule.as_str() {
+        "conventional-commits" => {
+            let f: ConventionalFields = rule_fields("repository", &rule, rest)?;
+            RepoRule::ConventionalCommits {
+                min_percent: f.min_percent,
+                types: f
+                    .types
+                    .unwrap_or_else(|| DEFAULT_TYPES.iter().map(|t| t.to_string()).collect()),
+            }
+        }
+        "version-tag" => {
+            let f: VersionTagFields = rule_fields("repository", &rule, rest)?;
+            RepoRule::VersionTag {
+                manifest: f.manifest,
+            }
+        }
+        "absent-paths" => {
+            let f: GlobsFields = rule_fields("repository", &rule, rest)?;
+            RepoRule::AbsentPaths { globs: f.globs }
+        }
+        "max-file-size" => {
+            let f: MaxSizeFields = rule_fields("repository", &rule, rest)?;
+            RepoRule::MaxFileSize { max_kb: f.max_kb }
+        }
+        "ignores" => {
+            let f: IgnoresFields = rule_fields("repository", &rule, rest)?;
+            RepoRule::Ignores { paths: f.paths }
+        }
+        other => {
+            return Err(format!(
+                "unknown repository rule \"{other}\" (expected conventional-commits, version-tag, absent-paths, max-file-size or ignores)"
+            ));
+        }
+    })
+}
+
+impl FileRule {
+    /// `command_ids`: the ids of the lab's command checks, with whether each has an
+    /// `output_dir`.
+    pub(super) fn validate(&self, commands: &[(&str, bool)]) -> Result<(), String> {
+        if let Some(id) = self.command() {
+            match commands.iter().find(|(c, _)| *c == id) {
+                None => return Err(format!("from: \"{id}\" is not a command check of this lab")),
+                Some((_, false)) => {
+                    return Err(format!(
+                        "from: the command check \"{id}\" has no output_dir to read files from"
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        match self {
+            FileRule::Json {
+                path,
+                pointer,
+                min,
+                max,
+                ..
+            } => {
+                relative_path("path", path)?;
+                if !pointer.is_empty() && !pointer.starts_with('/') {
+                    return Err(format!(
+                        "pointer: \"{pointer}\" is not a JSON pointer (starts with '/')"
+                    ));
+                }
+                if min.is_none() && max.is_none() {
+                    return Err("rule \"json\" needs min, max or both".into());
+                }
+                if [min, max].into_iter().flatten().any(|v| !v.is_finite()) {
+                    return Err("min and max must be finite numbers".into());
+                }
+                if let (Some(lo), Some(hi)) = (min, max)
+                    && lo > hi
+                {
+                    return Err(format!("min {lo} is above max {hi}"));
+                }
+            }
+            FileRule::Deterministic { paths, .. } => {
+                if paths.is_empty() {
+                    return Err("paths: name at least one output file".into());
+                }
+                for p in paths {
+                    relative_path("paths", p)?;
+                }
+            }
+            FileRule::MarkdownSections { path, sections, .. } => {
+                relative_path("path", path)?;
+                if sections.is_empty() || sections.iter().any(|s| s.trim().is_empty()) {
+                    return Err("sections: name at least one heading, none empty".into());
+                }
+            }
+            FileRule::SecretScan { .. } => {}
+        }
+        Ok(())
+    }
+}
+
+impl RepoRule {
+    pub(super) fn validate(&self) -> Result<(), String> {
+        match self {
+            RepoRule::ConventionalCommits { min_percent, types } => {
+                if !(1..=100).contains(min_percent) {
+                    return Err("min_percent must be from 1 to 100".into());
+                }
+                if types.is_empty() || types.iter().any(|t| t.trim().is_empty()) {
+                    return Err("types: name at least one commit type, none empty".into());
+                }
+            }
+            RepoRule::VersionTag { manifest } => relative_path("manifest", manifest)?,
+            RepoRule::AbsentPaths { globs } => {
+                if globs.is_empty() {
+                    return Err("globs: give at least one".into());
+                }
+                for g in globs {
+                    globset::Glob::new(g).map_err(|e| {
+                        format!("globs: \"{g}\": {}", regex_problem(&e.to_string()))
+                    })?;
+                }
+            }
+            RepoRule::MaxFileSize { max_kb } if *max_kb == 0 => {
+                return Err("max_kb must be above 0".into());
+            }
+            RepoRule::Ignores { paths } => {
+                if paths.is_empty() {
+                    return Err("paths: give at least one".into());
+                }
+                for p in paths {
+                    relative_path("paths", p.trim_end_matches('/'))?;
+                }
+            }
+            RepoRule::MaxFileSize { .. } => {}
+        }
+        Ok(())
+    }
+}
