@@ -57,3 +57,33 @@ async fn the_starter_scores_low_but_not_zero() {
     );
     assert_golden!("starter-week08", &report);
 }
+
+/// Grades a reference solution of a lab without a service from its real
+/// Dockerfile: one real build per lab, the only one in the suite.
+async fn reference_scores_full_marks(lab: &str, folder: &str) {
+    let Some(docker) = engine().await else { return };
+    base_images_present(&docker).await;
+    let spec = grader::spec::embedded_lab(lab)
+        .expect("embedded")
+        .expect("valid");
+    let report = grade_with(
+        &docker,
+        spec,
+        &workspace().join(folder),
+        Audience::Instructor,
+        real_build_args(),
+    )
+    .await;
+    assert_eq!(lost(&report), Vec::<String>::new(), "{report:#?}");
+    assert_eq!(report.score.earned, 100);
+}
+
+#[tokio::test]
+async fn the_week01_reference_solution_scores_full_marks() {
+    reference_scores_full_marks("week01", "solutions/week01-baseline").await;
+}
+
+#[tokio::test]
+async fn the_week02_reference_solution_scores_full_marks() {
+    reference_scores_full_marks("week02", "solutions/week02-winequality").await;
+}

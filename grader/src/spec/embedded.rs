@@ -11,14 +11,39 @@ pub struct EmbeddedLab {
     pub snapshots: &'static [(&'static str, &'static str)],
 }
 
-const LABS: &[EmbeddedLab] = &[EmbeddedLab {
-    id: "week08",
-    spec: include_str!("../../labs/week08/lab.toml"),
-    snapshots: &[(
-        "predict-contract",
-        include_str!("../../labs/week08/snapshots/predict-contract.snap"),
-    )],
-}];
+const LABS: &[EmbeddedLab] = &[
+    EmbeddedLab {
+        id: "week01",
+        spec: include_str!("../../labs/week01/lab.toml"),
+        snapshots: &[],
+    },
+    EmbeddedLab {
+        id: "week02",
+        spec: include_str!("../../labs/week02/lab.toml"),
+        snapshots: &[
+            (
+                "evaluate",
+                include_str!("../../labs/week02/snapshots/evaluate.snap"),
+            ),
+            (
+                "predict",
+                include_str!("../../labs/week02/snapshots/predict.snap"),
+            ),
+            (
+                "train",
+                include_str!("../../labs/week02/snapshots/train.snap"),
+            ),
+        ],
+    },
+    EmbeddedLab {
+        id: "week08",
+        spec: include_str!("../../labs/week08/lab.toml"),
+        snapshots: &[(
+            "predict-contract",
+            include_str!("../../labs/week08/snapshots/predict-contract.snap"),
+        )],
+    },
+];
 
 /// The ids of the labs this grader knows.
 pub fn embedded_labs() -> impl Iterator<Item = &'static str> {
