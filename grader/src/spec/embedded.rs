@@ -11,14 +11,34 @@ pub struct EmbeddedLab {
     pub snapshots: &'static [(&'static str, &'static str)],
 }
 
-const LABS: &[EmbeddedLab] = &[EmbeddedLab {
-    id: "week08",
-    spec: include_str!("../../labs/week08/lab.toml"),
-    snapshots: &[(
-        "predict-contract",
-        include_str!("../../labs/week08/snapshots/predict-contract.snap"),
-    )],
-}];
+const LABS: &[EmbeddedLab] = &[
+    EmbeddedLab {
+        id: "week03",
+        spec: include_str!("../../labs/week03/lab.toml"),
+        snapshots: &[
+            (
+                "plan-in-sync",
+                include_str!("../../labs/week03/snapshots/plan-in-sync.snap"),
+            ),
+            (
+                "plan-mixed",
+                include_str!("../../labs/week03/snapshots/plan-mixed.snap"),
+            ),
+            (
+                "plan-sorted",
+                include_str!("../../labs/week03/snapshots/plan-sorted.snap"),
+            ),
+        ],
+    },
+    EmbeddedLab {
+        id: "week08",
+        spec: include_str!("../../labs/week08/lab.toml"),
+        snapshots: &[(
+            "predict-contract",
+            include_str!("../../labs/week08/snapshots/predict-contract.snap"),
+        )],
+    },
+];
 
 /// The ids of the labs this grader knows.
 pub fn embedded_labs() -> impl Iterator<Item = &'static str> {
