@@ -100,7 +100,7 @@ mod tests {
 
     #[test]
     fn a_missing_file_is_one_line_naming_it() {
-        let err = read_state(Path::new("no/such.toml")).unwrap_err();
+        let err = read_state(Path::new("no/such.toml")).expect_err("refused");
         let text = err.to_string();
         assert!(text.starts_with("cannot read no/such.toml: "), "{text}");
         assert_eq!(text.lines().count(), 1);

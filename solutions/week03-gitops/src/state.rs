@@ -126,17 +126,18 @@ mod tests {
 
     #[test]
     fn errors_name_the_line_or_the_field() {
-        let err = parse_state("[[deployment]]\nname = \"x\"\nreplicas = three\n").unwrap_err();
+        let err =
+            parse_state("[[deployment]]\nname = \"x\"\nreplicas = three\n").expect_err("refused");
         assert!(matches!(err, StateError::Parse { line: 3, .. }), "{err}");
         assert_eq!(err.to_string().lines().count(), 1, "{err}");
-        let err = parse_state(&ONE.replace(":0.3.0", ":latest")).unwrap_err();
+        let err = parse_state(&ONE.replace(":0.3.0", ":latest")).expect_err("refused");
         assert_eq!(
             err.to_string(),
             "deployment `wine-service`: `image` must be pinned to a tag other than `latest` or to a digest"
         );
-        let err = parse_state(&format!("{ONE}\n{ONE}")).unwrap_err();
+        let err = parse_state(&format!("{ONE}\n{ONE}")).expect_err("refused");
         assert_eq!(err, StateError::Duplicate("wine-service".into()));
-        let err = parse_state(&ONE.replace("replicas = 3", "replicas = 500")).unwrap_err();
+        let err = parse_state(&ONE.replace("replicas = 3", "replicas = 500")).expect_err("refused");
         assert!(err.to_string().contains("`replicas`"), "{err}");
     }
 }
