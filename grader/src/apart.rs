@@ -66,6 +66,14 @@ fn judge_from_source(kind: &CheckKind, dir: &Path) -> Outcome {
             let bytes = checks::files::read_tree_file(dir, path)?;
             checks::files::json_threshold(path, &bytes, pointer, *min, *max)
         }
+        CheckKind::File(FileRule::TomlKeys {
+            source: FileSource::Tree,
+            path,
+            tables,
+        }) => {
+            let bytes = checks::files::read_tree_file(dir, path)?;
+            checks::files::toml_tables(path, &bytes, tables)
+        }
         CheckKind::File(FileRule::MarkdownSections {
             source: FileSource::Tree,
             path,
@@ -282,6 +290,8 @@ impl Runner<'_> {
                 }
                 checks::files::deterministic(&first.files, &second.files, paths)
             }
+            FileRule::TomlKeys { path, tables, .. } => file(&first.files, path)
+                .and_then(|bytes| checks::files::toml_tables(path, &bytes, tables)),
             FileRule::SecretScan { .. } => {
                 Err(Problem::Error("a secret scan reads no command".into()))
             }

@@ -49,6 +49,45 @@ pub fn json_threshold(
     Ok(())
 }
 
+/// A TOML file parses and holds each of `tables` (a key or a dotted path) as a
+/// table.
+pub fn toml_tables(name: &str, bytes: &[u8], tables: &[String]) -> Outcome {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| Problem::Fail(format!("{name} is not UTF-8 text")))?;
+    let doc: toml::Table = toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map_or(1, |span| text[..span.start].matches('\n').count() + 1);
+        Problem::Fail(format!(
+            "{name} is not valid TOML (line {line}: {})",
+            e.message().trim()
+        ))
+    })?;
+    let missing: Vec<&str> = tables
+        .iter()
+        .filter(|path| {
+            let mut at: Option<&toml::Table> = Some(&doc);
+            for key in path.split('.') {
+                at = at.and_then(|t| t.get(key)).and_then(toml::Value::as_table);
+            }
+            at.is_none()
+        })
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = missing
+        .iter()
+        .map(|t| format!("[{t}]"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(Problem::Fail(format!(
+        "{name} lacks the table{} {list}",
+        if missing.len() == 1 { "" } else { "s" }
+    )))
+}
+
 /// The named files are in both runs' outputs and byte-identical.
 pub fn deterministic(
     first: &BTreeMap<String, Vec<u8>>,
@@ -347,5 +386,49 @@ mod tests {
             fail(read_tree_file(dir.path(), "nope.md").map(|_| ()))
                 .contains("not in the submission")
         );
+    }
+
+    #[test]
+    fn toml_tables_present_missing_or_malformed() {
+        let policy =
+            b"[advisories]\nversion = 2\n\n[licenses]\nallow = [\"MIT\"]\n\n[bans.build]\n";
+        let want = |ts: &[&str]| ts.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+        assert!(
+            toml_tables(
+                "deny.toml",
+                policy,
+                &want(&["advisories", "licenses", "bans"])
+            )
+            .is_ok()
+        );
+        assert!(toml_tables("deny.toml", policy, &want(&["bans.build"])).is_ok());
+        let m = match toml_tables(
+            "deny.toml",
+            policy,
+            &want(&["advisories", "sources", "graph.targets"]),
+        ) {
+            Err(Problem::Fail(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(m, "deny.toml lacks the tables [sources], [graph.targets]");
+        // A key that is not a table does not count.
+        let m = match toml_tables("deny.toml", b"licenses = 3\n", &want(&["licenses"])) {
+            Err(Problem::Fail(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(m, "deny.toml lacks the table [licenses]");
+        let m = match toml_tables(
+            "deny.toml",
+            b"[bans]\nmultiple-versions = \n",
+            &want(&["bans"]),
+        ) {
+            Err(Problem::Fail(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            m.starts_with("deny.toml is not valid TOML (line 2: "),
+            "{m}"
+        );
+        assert_eq!(m.lines().count(), 1, "{m}");
     }
 }

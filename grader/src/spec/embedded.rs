@@ -36,6 +36,24 @@ const LABS: &[EmbeddedLab] = &[
         ],
     },
     EmbeddedLab {
+        id: "week03",
+        spec: include_str!("../../labs/week03/lab.toml"),
+        snapshots: &[
+            (
+                "plan-in-sync",
+                include_str!("../../labs/week03/snapshots/plan-in-sync.snap"),
+            ),
+            (
+                "plan-mixed",
+                include_str!("../../labs/week03/snapshots/plan-mixed.snap"),
+            ),
+            (
+                "plan-sorted",
+                include_str!("../../labs/week03/snapshots/plan-sorted.snap"),
+            ),
+        ],
+    },
+    EmbeddedLab {
         id: "week08",
         spec: include_str!("../../labs/week08/lab.toml"),
         snapshots: &[(

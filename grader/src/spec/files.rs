@@ -54,6 +54,13 @@ pub enum FileRule {
     },
     /// No secret in the submission's files, nor (with `history`) in any commit.
     SecretScan { history: bool },
+    /// A TOML file parses and has these keys, each a table (dotted paths such
+    /// as `graph.targets` reach into tables).
+    TomlKeys {
+        source: FileSource,
+        path: String,
+        tables: Vec<String>,
+    },
 }
 
 impl FileRule {
@@ -65,6 +72,10 @@ impl FileRule {
                 ..
             }
             | FileRule::MarkdownSections {
+                source: FileSource::Command(id),
+                ..
+            }
+            | FileRule::TomlKeys {
                 source: FileSource::Command(id),
                 ..
             }
@@ -123,6 +134,14 @@ struct MarkdownFields {
 
 fn default_min_words() -> usize {
     20
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TomlKeysFields {
+    from: Option<String>,
+    path: String,
+    tables: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -235,9 +254,17 @@ pub(super) fn file_rule(mut rest: toml::Table) -> Result<FileRule, String> {
             let f: SecretScanFields = rule_fields("file", &rule, rest)?;
             FileRule::SecretScan { history: f.history }
         }
+        "toml-keys" => {
+            let f: TomlKeysFields = rule_fields("file", &rule, rest)?;
+            FileRule::TomlKeys {
+                source: source(f.from),
+                path: f.path,
+                tables: f.tables,
+            }
+        }
         other => {
             return Err(format!(
-                "unknown file rule \"{other}\" (expected json, deterministic, markdown-sections or secret-scan)"
+                "unknown file rule \"{other}\" (expected json, deterministic, markdown-sections, secret-scan or toml-keys)"
             ));
         }
     })
@@ -335,6 +362,18 @@ impl FileRule {
                 relative_path("path", path)?;
                 if sections.is_empty() || sections.iter().any(|s| s.trim().is_empty()) {
                     return Err("sections: name at least one heading, none empty".into());
+                }
+            }
+            FileRule::TomlKeys { path, tables, .. } => {
+                relative_path("path", path)?;
+                if tables.is_empty()
+                    || tables
+                        .iter()
+                        .any(|t| t.split('.').any(|part| part.trim().is_empty()))
+                {
+                    return Err(
+                        "tables: name at least one table, as key or dotted path, none empty".into(),
+                    );
                 }
             }
             FileRule::SecretScan { .. } => {}

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod repo;
+
 use grader::result::{Audience, Report, Verdict};
 use grader::spec::LabSpec;
 use grader::{GradeRequest, docker};

@@ -1,0 +1,111 @@
+//! State files: `[[deployment]]` tables in TOML, one per deployment.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// One model deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deployment {
+    pub name: String,
+    /// Container image, pinned to a tag or a digest.
+    pub image: String,
+    pub replicas: u32,
+    /// Version of the model artifact the service loads.
+    pub model_version: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateFile {
+    #[serde(default)]
+    deployment: Vec<Deployment>,
+}
+
+/// A whole state, keyed by name. A `BTreeMap` iterates in name order, which
+/// is what makes every plan come out in the same order.
+pub type State = BTreeMap<String, Deployment>;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    /// Not TOML, or not the shape of a state file.
+    #[error("line {line}: {message}")]
+    Parse { line: usize, message: String },
+    #[error("deployment `{0}` is declared twice")]
+    Duplicate(String),
+    #[error("deployment `{name}`: `{field}` {reason}")]
+    Invalid {
+        name: String,
+        field: &'static str,
+        reason: &'static str,
+    },
+}
+
+/// Parses and checks one state file.
+pub fn parse_state(text: &str) -> Result<State, StateError> {
+    let mut state = State::new();
+    add_state(&mut state, text)?;
+    Ok(state)
+}
+
+/// Parses one state file into `state`, which may already hold deployments
+/// from other files: a name declared in two files is a duplicate too.
+pub fn add_state(state: &mut State, text: &str) -> Result<(), StateError> {
+    let file: StateFile = toml::from_str(text).map_err(|e| StateError::Parse {
+        line: e
+            .span()
+            .map_or(1, |span| text[..span.start].matches('\n').count() + 1),
+        // toml's Display draws the line over several lines; one is enough.
+        message: e.message().trim().to_owned(),
+    })?;
+    for deployment in file.deployment {
+        check_deployment(&deployment)?;
+        let name = deployment.name.clone();
+        if state.insert(name.clone(), deployment).is_some() {
+            return Err(StateError::Duplicate(name));
+        }
+    }
+    Ok(())
+}
+
+fn check_deployment(d: &Deployment) -> Result<(), StateError> {
+    let invalid = |field, reason| StateError::Invalid {
+        name: d.name.clone(),
+        field,
+        reason,
+    };
+    let dns_label = (1..=63).contains(&d.name.len())
+        && d
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !d.name.starts_with('-')
+        && !d.name.ends_with('-');
+    if !dns_label {
+        return Err(invalid(
+            "name",
+            "must be 1 to 63 lowercase letters, digits or '-'",
+        ));
+    }
+    // TODO(week 3): refuse an image that is not pinned: it must end in a tag
+    // other than `latest` (`name:0.3.0`) or carry a digest (`name@sha256:...`).
+    // Return `invalid("image", "...")` naming the problem.
+    if d.replicas > 50 {
+        return Err(invalid("replicas", "must be at most 50"));
+    }
+    if d.model_version.trim().is_empty() {
+        return Err(invalid("model_version", "must not be empty"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_is_an_empty_state() {
+        assert!(parse_state("").expect("empty is valid").is_empty());
+    }
+}
