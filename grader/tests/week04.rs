@@ -150,7 +150,10 @@ async fn failing_checks_say_what_to_fix() {
     assert!(!tampered.is_empty(), "{report:#?}");
     let secrets = message("secrets.none");
     assert!(secrets.contains("deploy.env"), "{secrets}");
-    assert!(!secrets.contains("Q3VZ7N2KD5XW4TLM"), "never the secret: {secrets}");
+    assert!(
+        !secrets.contains("Q3VZ7N2KD5XW4TLM"),
+        "never the secret: {secrets}"
+    );
     eprintln!("artifact.tampered: {tampered}");
     eprintln!("secrets.none: {secrets}");
 }

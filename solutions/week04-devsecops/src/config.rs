@@ -58,7 +58,11 @@ pub struct ServeArgs {
     /// File holding the artifact's expected SHA-256, written when the image
     /// was built. Kept outside the artifact: whoever can replace the model
     /// must not also be able to choose what it is checked against.
-    #[arg(long = "pin", env = "MODEL_PIN_PATH", default_value = "/app/model.sha256")]
+    #[arg(
+        long = "pin",
+        env = "MODEL_PIN_PATH",
+        default_value = "/app/model.sha256"
+    )]
     pub pin_path: PathBuf,
     /// Address to listen on. All interfaces by default, because inside a
     /// container loopback is unreachable from outside; `127.0.0.1` keeps a
