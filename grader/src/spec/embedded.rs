@@ -54,6 +54,11 @@ const LABS: &[EmbeddedLab] = &[
         ],
     },
     EmbeddedLab {
+        id: "week04",
+        spec: include_str!("../../labs/week04/lab.toml"),
+        snapshots: &[],
+    },
+    EmbeddedLab {
         id: "week08",
         spec: include_str!("../../labs/week08/lab.toml"),
         snapshots: &[(
