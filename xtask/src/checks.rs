@@ -13,8 +13,41 @@ use regex::Regex;
 use crate::step::step;
 use crate::{cmd, workspace};
 
-/// `cargo fmt --check` and `cargo clippy -D warnings` over the workspace.
+/// `cargo fmt --check` and `cargo clippy -D warnings` over the workspace, then
+/// over each lab's starter, which lives outside the workspace (a student's
+/// repository is a crate of its own) and is otherwise only built when a test
+/// grades it.
 pub fn lint() -> Result<()> {
+    workspace_lint()?;
+    // One target folder for every starter: they share most of their crates.
+    let target = workspace::root().join("target").join("labs");
+    for lab in workspace::labs()? {
+        let manifest = lab.join("Cargo.toml");
+        let name = lab
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        step(&format!("the {name} starter: fmt and clippy"), || {
+            cmd::run(
+                workspace::cargo()
+                    .args(["fmt", "--check", "--manifest-path"])
+                    .arg(&manifest),
+            )?;
+            // --locked: the Cargo.lock beside the starter is what a student gets.
+            cmd::run(
+                workspace::cargo()
+                    .args(["clippy", "--locked", "--all-targets", "--manifest-path"])
+                    .arg(&manifest)
+                    .arg("--target-dir")
+                    .arg(&target)
+                    .args(["--", "-D", "warnings"]),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+fn workspace_lint() -> Result<()> {
     step("cargo fmt --all -- --check", || {
         cmd::run(workspace::cargo().args(["fmt", "--all", "--", "--check"]))
     })?;

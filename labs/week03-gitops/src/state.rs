@@ -76,8 +76,7 @@ fn check_deployment(d: &Deployment) -> Result<(), StateError> {
         reason,
     };
     let dns_label = (1..=63).contains(&d.name.len())
-        && d
-            .name
+        && d.name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !d.name.starts_with('-')
