@@ -133,12 +133,13 @@ async fn run_in(
         .upload_to_container(&id, Some(upload), bollard::body_full(tar.into()))
         .await?;
 
+    // Attached before the start, so the stream carries every byte; asking for
+    // the logs as well made Docker replay some output a second time.
     let attach = AttachContainerOptionsBuilder::default()
         .stdin(inv.stdin.is_some())
         .stdout(true)
         .stderr(true)
         .stream(true)
-        .logs(true)
         .build();
     let attached = docker.attach_container(&id, Some(attach)).await?;
     let mut output = attached.output;
