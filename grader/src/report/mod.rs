@@ -1,8 +1,12 @@
 //! Writers of one result model: a terminal table, the project's JSON, and a
-//! Markdown summary for `$GITHUB_STEP_SUMMARY`.
+//! Markdown summary for `$GITHUB_STEP_SUMMARY`. Each writer passes whatever a
+//! submission wrote through [`safe`].
 
+#[cfg(test)]
+mod hostile;
 mod markdown;
 mod rubric;
+pub mod safe;
 mod table;
 
 pub use markdown::markdown;
@@ -11,9 +15,13 @@ pub use table::table;
 
 use crate::result::{ContainerVerdict, Report, Verdict};
 
-/// The project's JSON report (schema `mlops-grader/report/v1`).
+/// The project's JSON report (schema `mlops-grader/report/v1`), with the
+/// characters serde_json leaves raw but a terminal acts on escaped.
 pub fn json(report: &Report) -> String {
-    serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    match serde_json::to_string_pretty(report) {
+        Ok(text) => safe::json_text(&text),
+        Err(e) => serde_json::json!({ "error": e.to_string() }).to_string(),
+    }
 }
 
 /// "crashed: the service exited with code 3", for any verdict but `ran`.
@@ -122,8 +130,8 @@ mod tests {
     fn markdown_keeps_each_message_in_its_cell() {
         let m = markdown(&report());
         assert!(m.starts_with("### Lab (week 8): 5/10"));
-        assert!(m.contains("a \\| b<br>c"), "{m}");
-        assert!(m.contains("**Container crashed: the service exited with code 3**"));
+        assert!(m.contains("| `a \\| b ⏎ c` |"), "{m}");
+        assert!(m.contains("**Container crashed:** `the service exited with code 3`"));
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! The terminal table: colour on a terminal, plain text otherwise.
+//! The terminal table: colour on a terminal, plain text otherwise. Everything a
+//! submission wrote goes through [`safe`], so it cannot drive the terminal.
 
-use super::verdict_word;
+use super::{safe, verdict_word};
+use crate::checks::clip;
 use crate::result::{ContainerVerdict, Report, Verdict};
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 
@@ -30,21 +32,23 @@ pub fn table(report: &Report, colour: bool) -> String {
             Cell::new(&c.id),
             result,
             Cell::new(format!("{}/{}", c.earned, c.points)),
-            Cell::new(super::super::checks::clip(message, 600)),
+            Cell::new(safe::terminal(&clip(message, 600))),
         ]);
     }
     let mut out = format!(
         "{} (week {}): {}\n{t}\n",
-        report.lab.title, report.lab.week, report.submission.path
+        report.lab.title,
+        report.lab.week,
+        safe::terminal_line(&report.submission.path)
     );
     if let Some(line) = super::container_line(report) {
-        out.push_str(&format!("container: {line}\n"));
+        out.push_str(&format!("container: {}\n", safe::terminal_line(&line)));
         if report.container.verdict == ContainerVerdict::BuildFailed
             && !report.container.log_excerpt.is_empty()
         {
             out.push_str("last lines of the build:\n");
             for line in &report.container.log_excerpt {
-                out.push_str(&format!("  {line}\n"));
+                out.push_str(&format!("  {}\n", safe::terminal_line(line)));
             }
         }
     }
