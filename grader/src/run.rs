@@ -5,11 +5,11 @@ use crate::checks::{self, Env, ImageFacts, Problem};
 use crate::context;
 use crate::docker::build::{self, BuildFailure, BuildLimits};
 use crate::docker::output::Capture;
-use crate::docker::{probe, sandbox, sweep};
+use crate::docker::{probe, relay, sandbox, sweep};
 use crate::result::*;
 use crate::spec::{CheckKind, CheckSpec, LabSpec, Visibility};
 use bollard::Docker;
-use bollard::query_parameters::{CreateContainerOptionsBuilder, StopContainerOptionsBuilder};
+use bollard::query_parameters::CreateContainerOptionsBuilder;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -217,16 +217,14 @@ async fn run_checks(
 ) -> Result<(), GradeError> {
     let lab = &req.lab;
     let deadline = Instant::now() + Duration::from_secs(lab.container.run_timeout_secs);
-    let relay = probe::Relay::start(docker, probe_id)
+    let relay = relay::Relay::start(docker, probe_id)
         .await
-        .map_err(|e| GradeError::Other(format!("cannot open the relay port: {e}")))?;
-    let base = format!("http://{}", relay.addr);
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        // A fresh connection for every request: a service that closes a connection
-        // after an error answer (a 413, say) must not fail the next check with it.
-        .pool_max_idle_per_host(0)
-        .build()
+        .map_err(|e| GradeError::Other(format!("cannot open the relay socket: {e}")))?;
+    // Every connection goes through the relay whatever the host, so the URL's
+    // host only sets the Host header the service sees.
+    let base = format!("http://localhost:{}", lab.container.port);
+    let http = relay
+        .client()
         .map_err(|e| GradeError::Other(format!("HTTP client: {e}")))?;
 
     // Ready?
@@ -291,7 +289,11 @@ async fn run_checks(
     }
     for check in last {
         let i = index_of(report, &check.id);
-        let CheckKind::Sigterm { grace_secs } = check.kind else {
+        let CheckKind::Sigterm {
+            grace_secs,
+            request,
+        } = &check.kind
+        else {
             continue;
         };
         if let Some(why) = &stopped {
@@ -299,8 +301,14 @@ async fn run_checks(
             continue;
         }
         let t = Instant::now();
-        let (verdict, message) = sigterm(docker, id, grace_secs).await?;
+        let grace = Duration::from_secs(*grace_secs);
+        let outcome = checks::sigterm::check(docker, id, &env, request, grace).await?;
         stopped = Some("not run: the service was stopped".into());
+        let (verdict, message) = match outcome {
+            Ok(()) => (Verdict::Passed, None),
+            Err(Problem::Fail(m)) => (Verdict::Failed, Some(m)),
+            Err(Problem::Error(m)) => (Verdict::Errored, Some(m)),
+        };
         set(report, i, verdict, message, ms(t));
     }
     report.timings.checks_ms += ms(t);
@@ -362,11 +370,11 @@ async fn wait_ready(
             match http.get(&url).timeout(Duration::from_secs(2)).send().await {
                 Ok(r) if r.status().as_u16() == 200 => return Ok(Ready::Yes),
                 Ok(r) => {
+                    let status = r.status().as_u16();
+                    let redirect = checks::redirect_note(status, r.headers());
                     last = format!(
-                        "GET {} answered {} until the {} s deadline, never 200",
-                        c.ready_path,
-                        r.status().as_u16(),
-                        c.ready_timeout_secs
+                        "GET {} answered {status}{redirect} until the {} s deadline, never 200",
+                        c.ready_path, c.ready_timeout_secs
                     )
                 }
                 Err(_) => {
@@ -473,50 +481,6 @@ async fn fate(
         ContainerVerdict::Crashed
     };
     Ok((Some(verdict), state.exit_code, oom))
-}
-
-/// Sends SIGTERM and waits up to the grace period; exit code 0 in time passes.
-async fn sigterm(
-    docker: &Docker,
-    id: &str,
-    grace_secs: u64,
-) -> Result<(Verdict, Option<String>), GradeError> {
-    let t = Instant::now();
-    let opts = StopContainerOptionsBuilder::default()
-        .signal("SIGTERM")
-        .t(grace_secs as i32)
-        .build();
-    docker.stop_container(id, Some(opts)).await?;
-    let waited = t.elapsed();
-    let state = docker
-        .inspect_container(id, None)
-        .await?
-        .state
-        .unwrap_or_default();
-    let code = state.exit_code.unwrap_or(-1);
-    if waited >= Duration::from_secs(grace_secs) {
-        return Ok((
-            Verdict::Failed,
-            Some(format!(
-                "the service did not stop within {grace_secs} s of SIGTERM and was killed (exit code {code}); handle SIGTERM with a graceful shutdown"
-            )),
-        ));
-    }
-    if code == 0 {
-        Ok((Verdict::Passed, None))
-    } else {
-        let hint = if code == 143 {
-            " (143 = killed by SIGTERM: the program has no handler for it)"
-        } else {
-            ""
-        };
-        Ok((
-            Verdict::Failed,
-            Some(format!(
-                "after SIGTERM the service exited with code {code}{hint}; exit 0 after a graceful shutdown"
-            )),
-        ))
-    }
 }
 
 /// The engine's one-line reason when it answered with an error status.

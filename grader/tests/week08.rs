@@ -62,6 +62,14 @@ broken! {
     no_version: "no-version", Image::Good => "version";
     no_openapi: "no-openapi", Image::Good => "openapi";
     die_on_sigterm: "die-on-sigterm", Image::Good => "shutdown.sigterm";
+    quit_on_sigterm: "quit-on-sigterm", Image::Good => "shutdown.sigterm";
+}
+
+/// uvicorn's way of stopping: the request in flight is answered, the server
+/// shuts down cleanly, then exits 143 by re-raising SIGTERM. That is graceful.
+#[tokio::test]
+async fn a_clean_shutdown_that_exits_143_scores_full_marks() {
+    loses_exactly("reraise-sigterm", Image::Good, &[], "reraise-sigterm").await;
 }
 
 #[test]

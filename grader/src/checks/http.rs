@@ -12,6 +12,8 @@ const ANSWER_CAP: usize = 1 << 20;
 /// An HTTP answer, read whole (up to the cap).
 pub struct Answer {
     pub status: u16,
+    /// What a redirect (3xx) said, as " (a redirect to …)"; empty otherwise.
+    pub redirect: String,
     pub body: Vec<u8>,
 }
 
@@ -31,14 +33,10 @@ pub async fn send(env: &Env<'_>, req: &RequestSpec) -> Result<Answer, Problem> {
     let method = reqwest::Method::from_bytes(req.method.as_bytes())
         .map_err(|e| Problem::Error(format!("bad method: {e}")))?;
     let mut builder = env.http.request(method, &url);
-    if let Some(json) = &req.json {
-        builder = builder.json(json);
-    } else if let Some(raw) = &req.raw {
+    if let Some(body) = body_of(req) {
         builder = builder
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(raw.clone());
-    } else if let Some(n) = req.wines {
-        builder = builder.json(&wine::body_for(&wine::first(n)));
+            .body(body);
     }
     let response = builder.send().await.map_err(|e| {
         Problem::Fail(format!(
@@ -49,6 +47,7 @@ pub async fn send(env: &Env<'_>, req: &RequestSpec) -> Result<Answer, Problem> {
         ))
     })?;
     let status = response.status().as_u16();
+    let redirect = super::redirect_note(status, response.headers());
     let mut body = Vec::new();
     let mut response = response;
     loop {
@@ -69,11 +68,28 @@ pub async fn send(env: &Env<'_>, req: &RequestSpec) -> Result<Answer, Problem> {
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(Answer { status, body })
+    Ok(Answer {
+        status,
+        redirect,
+        body,
+    })
+}
+
+/// The request's body, sent as `application/json`: inline JSON, raw text (for
+/// malformed JSON), or a batch of wines from the data set.
+pub fn body_of(req: &RequestSpec) -> Option<Vec<u8>> {
+    if let Some(json) = &req.json {
+        Some(json.to_string().into_bytes())
+    } else if let Some(raw) = &req.raw {
+        Some(raw.clone().into_bytes())
+    } else {
+        req.wines
+            .map(|n| wine::body_for(&wine::first(n)).to_string().into_bytes())
+    }
 }
 
 /// The innermost cause, which says what went wrong on the wire.
-fn describe(e: &reqwest::Error) -> String {
+pub fn describe(e: &reqwest::Error) -> String {
     let mut source: &dyn std::error::Error = e;
     while let Some(next) = source.source() {
         source = next;
@@ -99,8 +115,9 @@ pub fn judge(req: &RequestSpec, expect: &Expect, answer: &Answer) -> Outcome {
         && answer.status != status
     {
         return Err(Problem::Fail(format!(
-            "{what}: expected status {status}, got {}; body: {}",
+            "{what}: expected status {status}, got {}{}; body: {}",
             answer.status,
+            answer.redirect,
             body_hint()
         )));
     }
@@ -170,6 +187,7 @@ mod tests {
     fn answer(status: u16, body: &str) -> Answer {
         Answer {
             status,
+            redirect: String::new(),
             body: body.as_bytes().to_vec(),
         }
     }
@@ -202,6 +220,39 @@ mod tests {
         assert!(m.contains("not JSON"), "{m}");
         let m = fails(judge(&req(), &e, &answer(422, r#"{"error":"bad"}"#)));
         assert!(m.contains("should name \"alcohol\""), "{m}");
+    }
+
+    #[test]
+    fn a_redirect_is_an_answer_and_its_location_is_named() {
+        let e = Expect {
+            status: Some(200),
+            ..Default::default()
+        };
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::LOCATION,
+            reqwest::header::HeaderValue::from_static("http://127.0.0.1:9/x"),
+        );
+        let redirect = super::super::redirect_note(302, &headers);
+        let m = fails(judge(
+            &req(),
+            &e,
+            &Answer {
+                redirect,
+                ..answer(302, "")
+            },
+        ));
+        assert!(
+            m.contains(
+                "got 302 (a redirect to http://127.0.0.1:9/x, which the grader does not follow)"
+            ),
+            "{m}"
+        );
+        assert_eq!(super::super::redirect_note(200, &headers), "");
+        assert!(
+            super::super::redirect_note(307, &reqwest::header::HeaderMap::new())
+                .contains("no Location header")
+        );
     }
 
     #[test]

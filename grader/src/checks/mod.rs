@@ -11,6 +11,7 @@ mod image;
 mod openapi;
 pub mod repository;
 pub mod secrets;
+pub mod sigterm;
 mod snapshot;
 mod wine;
 
@@ -32,7 +33,8 @@ pub type Outcome = Result<(), Problem>;
 /// What checks may look at.
 pub struct Env<'a> {
     pub http: &'a reqwest::Client,
-    /// `http://127.0.0.1:PORT` of the relay into the submission's namespace.
+    /// `http://localhost:PORT`; the client sends every request through the
+    /// relay into the submission's namespace, whatever the URL's host.
     pub base: &'a str,
     pub image: &'a ImageFacts,
     pub snapshots: &'a std::collections::BTreeMap<String, String>,
@@ -72,6 +74,19 @@ pub async fn run(check: &CheckSpec, env: &Env<'_>) -> Outcome {
             Problem::Error("command, file and repository checks are run by `apart`".into()),
         ),
     }
+}
+
+/// " (a redirect to LOCATION, which the grader does not follow)" for a 3xx
+/// answer, so a student sees why a redirect fails a check; empty otherwise.
+pub fn redirect_note(status: u16, headers: &reqwest::header::HeaderMap) -> String {
+    if !(300..400).contains(&status) {
+        return String::new();
+    }
+    let location = headers
+        .get(reqwest::header::LOCATION)
+        .map(|v| clip(&String::from_utf8_lossy(v.as_bytes()), 200))
+        .unwrap_or_else(|| "nowhere: no Location header".into());
+    format!(" (a redirect to {location}, which the grader does not follow)")
 }
 
 /// Shortens text for a message: the start of a long body is what helps.

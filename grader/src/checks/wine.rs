@@ -11,9 +11,10 @@ async fn predict(env: &Env<'_>, rows: &[usize]) -> Result<Vec<u64>, Problem> {
     let answer = send(env, &req).await?;
     if answer.status != 200 {
         return Err(Problem::Fail(format!(
-            "POST /predict with {} wines: expected status 200, got {}",
+            "POST /predict with {} wines: expected status 200, got {}{}",
             rows.len(),
-            answer.status
+            answer.status,
+            answer.redirect
         )));
     }
     parse_predictions(answer.json(), rows.len())

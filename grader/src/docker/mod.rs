@@ -7,6 +7,7 @@ pub mod command;
 pub mod labels;
 pub mod output;
 pub mod probe;
+pub mod relay;
 pub mod sandbox;
 pub mod sweep;
 

@@ -55,8 +55,12 @@ pub enum CheckKind {
     },
     /// `GET /openapi.json` is an OpenAPI 3 document listing these paths.
     OpenApi { paths: Vec<String> },
-    /// SIGTERM stops the container with exit code 0 within the grace period.
-    Sigterm { grace_secs: u64 },
+    /// With `request` held in flight, SIGTERM lets it finish and stops the
+    /// container within the grace period, with exit code 0 or 143.
+    Sigterm {
+        grace_secs: u64,
+        request: RequestSpec,
+    },
     /// The image's program run with arguments in a container of its own.
     Command(CommandSpec),
     /// A rule on files a command wrote or the submission holds.
@@ -175,6 +179,8 @@ struct OpenApiFields {
 struct SigtermFields {
     #[serde(default = "default_grace")]
     grace_secs: u64,
+    /// The request held in flight when SIGTERM is sent; it needs a body.
+    request: RequestSpec,
 }
 
 fn default_grace() -> u64 {
@@ -256,6 +262,7 @@ impl<'de> Deserialize<'de> for CheckSpec {
                 let f: SigtermFields = fields("sigterm", raw.rest).map_err(D::Error::custom)?;
                 CheckKind::Sigterm {
                     grace_secs: f.grace_secs,
+                    request: f.request,
                 }
             }
             "command" => CheckKind::Command(fields("command", raw.rest).map_err(D::Error::custom)?),
@@ -344,8 +351,17 @@ impl CheckSpec {
             CheckKind::OpenApi { paths } if paths.iter().any(|p| !p.starts_with('/')) => {
                 return Err("paths must start with '/'".into());
             }
-            CheckKind::Sigterm { grace_secs } if !(1..=60).contains(grace_secs) => {
+            CheckKind::Sigterm { grace_secs, .. } if !(1..=60).contains(grace_secs) => {
                 return Err("grace_secs must be from 1 to 60".into());
+            }
+            CheckKind::Sigterm { request, .. } => {
+                request.validate()?;
+                if request.json.is_none() && request.raw.is_none() && request.wines.is_none() {
+                    return Err(
+                        "the sigterm check's request needs a body (json, raw or wines): the grader holds it in flight by sending half of it"
+                            .into(),
+                    );
+                }
             }
             CheckKind::Command(command) => command.validate(&lab.snapshots)?,
             CheckKind::File(rule) => {

@@ -1,0 +1,218 @@
+//! The SIGTERM check: does the service shut down gracefully?
+//!
+//! What a graceful shutdown is for: an orchestrator sends SIGTERM to replace a
+//! container, and the requests it is serving at that moment must still get
+//! their answers. So the check holds a request in flight (its body half sent),
+//! sends SIGTERM, then sends the rest, and judges the behaviour:
+//!
+//! - the request in flight gets its full answer (a 2xx);
+//! - the process exits within the grace period;
+//! - with 0, or with 143 (128 + SIGTERM): many servers (uvicorn, gunicorn,
+//!   Node) re-raise the signal after their clean shutdown, as the convention
+//!   for "ended by SIGTERM" asks.
+//!
+//! A program with no handler dies at once, and its request in flight gets no
+//! answer; one that ignores SIGTERM is killed at the end of the grace period.
+
+use super::{Env, Outcome, Problem, http};
+use crate::spec::RequestSpec;
+use bollard::Docker;
+use bollard::query_parameters::KillContainerOptionsBuilder;
+use std::time::{Duration, Instant};
+
+/// How long the service gets to start its shutdown before the held request's
+/// body is finished: long enough for a handler to see the signal.
+const SETTLE: Duration = Duration::from_millis(300);
+
+/// Sends SIGTERM to the container, with `request` held in flight, and waits
+/// up to `grace` for it to stop. The outer error is the engine's.
+pub async fn check(
+    docker: &Docker,
+    id: &str,
+    env: &Env<'_>,
+    request: &RequestSpec,
+    grace: Duration,
+) -> Result<Outcome, bollard::errors::Error> {
+    let what = format!("{} {}", request.method, request.path);
+    let held = Held::start(env, request).await;
+    let signalled = Instant::now();
+    let term = KillContainerOptionsBuilder::default()
+        .signal("SIGTERM")
+        .build();
+    docker.kill_container(id, Some(term)).await?;
+    let answer = match held {
+        Ok(held) => held.finish(grace).await,
+        Err(why) => Err(why),
+    };
+    let Some(code) = exit_code_within(docker, id, signalled + grace).await? else {
+        docker
+            .kill_container(id, None::<bollard::query_parameters::KillContainerOptions>)
+            .await
+            .ok();
+        return Ok(Err(Problem::Fail(format!(
+            "the service did not stop within {} s of SIGTERM and was killed; handle SIGTERM: stop accepting, finish the requests in flight, exit",
+            grace.as_secs()
+        ))));
+    };
+    Ok(judge(&what, answer, code))
+}
+
+/// The verdict from what happened to the request in flight and the exit code.
+fn judge(what: &str, answer: Result<u16, String>, code: i64) -> Outcome {
+    let hint = if code == 143 {
+        " (143 = 128 + 15: SIGTERM ended the process, so it has no handler for it)"
+    } else {
+        ""
+    };
+    match answer {
+        Err(why) => Err(Problem::Fail(format!(
+            "a request in flight when SIGTERM arrived ({what}) got no full answer ({why}); the service exited with code {code}{hint}; finish the requests in flight before exiting"
+        ))),
+        Ok(status) if !(200..300).contains(&status) => Err(Problem::Fail(format!(
+            "a request in flight when SIGTERM arrived ({what}) was answered {status}, not its usual answer; finish the requests in flight before exiting"
+        ))),
+        Ok(_) if code == 0 || code == 143 => Ok(()),
+        Ok(_) => Err(Problem::Fail(format!(
+            "the request in flight was answered, but after SIGTERM the service exited with code {code}; exit 0 after a graceful shutdown (or 143, re-raising SIGTERM)"
+        ))),
+    }
+}
+
+/// A request whose body is half sent, the rest held back until [`Held::finish`].
+struct Held {
+    release: tokio::sync::oneshot::Sender<()>,
+    answer: tokio::task::JoinHandle<Result<u16, String>>,
+}
+
+impl Held {
+    /// Sends the request's head and the first half of its body, and returns
+    /// once the service has had them.
+    async fn start(env: &Env<'_>, request: &RequestSpec) -> Result<Held, String> {
+        let body = http::body_of(request).unwrap_or_default();
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .map_err(|e| format!("bad method: {e}"))?;
+        let (first, rest) = body.split_at(body.len() / 2);
+        let (first, rest) = (first.to_vec(), rest.to_vec());
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let (sent, first_sent) = tokio::sync::oneshot::channel::<()>();
+        let chunks = futures_util::stream::unfold(
+            (0u8, Some(sent), Some(released)),
+            move |(step, sent, released)| {
+                let (first, rest) = (first.clone(), rest.clone());
+                async move {
+                    match step {
+                        0 => {
+                            if let Some(sent) = sent {
+                                let _ = sent.send(());
+                            }
+                            Some((Ok::<_, std::io::Error>(first), (1, None, released)))
+                        }
+                        1 => {
+                            if let Some(released) = released {
+                                let _ = released.await;
+                            }
+                            Some((Ok(rest), (2, None, None)))
+                        }
+                        _ => None,
+                    }
+                }
+            },
+        );
+        let len = body.len();
+        let send = env
+            .http
+            .request(method, format!("{}{}", env.base, request.path))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::CONTENT_LENGTH, len)
+            .body(reqwest::Body::wrap_stream(chunks))
+            .send();
+        let answer = tokio::spawn(async move {
+            let response = send.await.map_err(|e| http::describe(&e))?;
+            let status = response.status().as_u16();
+            // The whole answer, or it was cut off.
+            response.bytes().await.map_err(|e| http::describe(&e))?;
+            Ok(status)
+        });
+        // The first half has been taken; give the service a moment to read it
+        // and start the request's handler.
+        if first_sent.await.is_err() {
+            return Err("the request could not be sent".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Ok(Held { release, answer })
+    }
+
+    /// Lets the service start its shutdown, sends the rest of the body and
+    /// waits for the whole answer.
+    async fn finish(self, grace: Duration) -> Result<u16, String> {
+        tokio::time::sleep(SETTLE).await;
+        let _ = self.release.send(());
+        match tokio::time::timeout(grace, self.answer).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err("the request was lost".into()),
+            Err(_) => Err(format!("no answer within {} s", grace.as_secs())),
+        }
+    }
+}
+
+/// The container's exit code once it has stopped, or `None` if it is still
+/// running at `deadline`.
+async fn exit_code_within(
+    docker: &Docker,
+    id: &str,
+    deadline: Instant,
+) -> Result<Option<i64>, bollard::errors::Error> {
+    loop {
+        let state = docker
+            .inspect_container(id, None)
+            .await?
+            .state
+            .unwrap_or_default();
+        if !state.running.unwrap_or(false) {
+            return Ok(Some(state.exit_code.unwrap_or(-1)));
+        }
+        if Instant::now() >= deadline {
+            return Ok(None);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fails(o: Outcome) -> String {
+        match o {
+            Err(Problem::Fail(m)) => m,
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_graceful_shutdown_passes_with_0_or_143() {
+        assert!(judge("POST /predict", Ok(200), 0).is_ok());
+        // uvicorn's way: a clean shutdown, then the signal re-raised.
+        assert!(judge("POST /predict", Ok(200), 143).is_ok());
+    }
+
+    #[test]
+    fn a_request_cut_off_fails_and_names_the_missing_handler() {
+        let m = fails(judge(
+            "POST /predict",
+            Err("connection closed before message completed".into()),
+            143,
+        ));
+        assert!(m.contains("(POST /predict) got no full answer"), "{m}");
+        assert!(m.contains("no handler"), "{m}");
+        // Exiting 0 at once is no better: the request in flight was lost.
+        let m = fails(judge("POST /predict", Err("reset".into()), 0));
+        assert!(!m.contains("no handler"), "{m}");
+    }
+
+    #[test]
+    fn an_error_answer_or_a_failing_exit_code_fails() {
+        assert!(fails(judge("POST /predict", Ok(503), 0)).contains("answered 503"));
+        assert!(fails(judge("POST /predict", Ok(200), 1)).contains("exited with code 1"));
+    }
+}
