@@ -12,6 +12,13 @@ use crate::cmd;
 pub const LOCAL_LABEL: &str = "dev.mlops-course.local=true";
 /// What the grader puts on everything it creates.
 pub const GRADER_LABEL: &str = "dev.mlops-course.grader=true";
+/// The keys of the grader's own label and of its run label (see the grader's
+/// `docker::labels`), read from objects by [`label_values`].
+const GRADER_LABEL_KEY: &str = "dev.mlops-course.grader";
+const RUN_LABEL_KEY: &str = "dev.mlops-course.grader.run";
+/// The environment variable through which the grader puts the run label on
+/// everything it makes.
+pub const RUN_ENV: &str = "GRADER_RUN_ID";
 
 pub fn docker() -> Command {
     Command::new("docker")
@@ -147,6 +154,7 @@ pub enum Kind {
     Container,
     Network,
     Image,
+    Volume,
 }
 
 impl Kind {
@@ -155,6 +163,7 @@ impl Kind {
             Kind::Container => "containers",
             Kind::Network => "networks",
             Kind::Image => "images",
+            Kind::Volume => "volumes",
         }
     }
 }
@@ -167,6 +176,7 @@ pub fn ids_with_label(kind: Kind, label: &str) -> Result<Vec<String>> {
         Kind::Container => command.args(["ps", "-a", "-q", "--no-trunc", "--filter", &filter]),
         Kind::Network => command.args(["network", "ls", "-q", "--no-trunc", "--filter", &filter]),
         Kind::Image => command.args(["images", "-a", "-q", "--no-trunc", "--filter", &filter]),
+        Kind::Volume => command.args(["volume", "ls", "-q", "--filter", &filter]),
     };
     let out = cmd::output(&mut command)?;
     let mut ids: Vec<String> = out.lines().map(str::to_owned).collect();
@@ -186,6 +196,7 @@ pub fn label_values(kind: Kind, ids: &[String], key: &str) -> Result<HashMap<Str
         Kind::Container => command.args(["container", "inspect"]),
         Kind::Network => command.args(["network", "inspect"]),
         Kind::Image => command.args(["image", "inspect"]),
+        Kind::Volume => command.args(["volume", "inspect"]),
     };
     // Some may be gone already (exit 1), the rest are still printed.
     let out = cmd::output_raw(command.args(ids))?;
@@ -193,10 +204,12 @@ pub fn label_values(kind: Kind, ids: &[String], key: &str) -> Result<HashMap<Str
     let mut values = HashMap::new();
     for object in json.as_array().into_iter().flatten() {
         let labels = match kind {
-            Kind::Network => &object["Labels"],
+            Kind::Network | Kind::Volume => &object["Labels"],
             Kind::Container | Kind::Image => &object["Config"]["Labels"],
         };
-        if let (Some(id), Some(value)) = (object["Id"].as_str(), labels[key].as_str()) {
+        // A volume's id is its name.
+        let id = object["Id"].as_str().or(object["Name"].as_str());
+        if let (Some(id), Some(value)) = (id, labels[key].as_str()) {
             values.insert(id.to_owned(), value.to_owned());
         }
     }
@@ -225,6 +238,7 @@ pub fn remove(kind: Kind, id: &str) -> Result<()> {
         Kind::Container => command.args(["rm", "-f", "-v", id]),
         Kind::Network => command.args(["network", "rm", id]),
         Kind::Image => command.args(["image", "rm", "-f", id]),
+        Kind::Volume => command.args(["volume", "rm", "-f", id]),
     };
     cmd::output(&mut command).map(drop)
 }
@@ -285,5 +299,27 @@ impl Objects {
 
     pub fn count(&self) -> usize {
         self.containers.len() + self.volumes.len() + self.networks.len()
+    }
+
+    /// Leaves out the grader's objects made by another run (a grade beside the
+    /// tests, another suite): those carry the grader's label and a run label
+    /// other than `run`. Everything else new still counts, labelled or not.
+    pub fn made_by_run(self, run: &str) -> Result<Objects> {
+        let keep = |kind: Kind, ids: std::collections::BTreeSet<String>| -> Result<_> {
+            let ids: Vec<String> = ids.into_iter().collect();
+            let grader = label_values(kind, &ids, GRADER_LABEL_KEY)?;
+            let runs = label_values(kind, &ids, RUN_LABEL_KEY)?;
+            Ok(ids
+                .into_iter()
+                .filter(|id| {
+                    !grader.contains_key(id) || runs.get(id).map(String::as_str) == Some(run)
+                })
+                .collect())
+        };
+        Ok(Objects {
+            containers: keep(Kind::Container, self.containers)?,
+            volumes: keep(Kind::Volume, self.volumes)?,
+            networks: keep(Kind::Network, self.networks)?,
+        })
     }
 }
