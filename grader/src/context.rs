@@ -19,6 +19,26 @@ pub struct BuildContext {
     pub files: usize,
 }
 
+impl BuildContext {
+    /// A regular file of the packed context, as the engine will read it: the
+    /// Dockerfile is judged from here, never read again from the folder.
+    pub fn file(&self, name: &str) -> Option<Vec<u8>> {
+        use std::io::Read;
+        let mut archive = tar::Archive::new(self.tar.as_slice());
+        for entry in archive.entries().ok()? {
+            let mut entry = entry.ok()?;
+            if entry.header().entry_type().is_file()
+                && entry.path().ok().is_some_and(|p| p == Path::new(name))
+            {
+                let mut data = Vec::new();
+                entry.read_to_end(&mut data).ok()?;
+                return Some(data);
+            }
+        }
+        None
+    }
+}
+
 /// Why a submission folder could not be packed. Each is the submission's fault
 /// and becomes a "build failed" verdict with this message.
 #[derive(Debug, thiserror::Error)]
@@ -226,6 +246,24 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").expect("write");
         dir
+    }
+
+    #[test]
+    fn the_dockerfile_is_read_back_from_the_packed_context() {
+        let dir = submission();
+        fs::create_dir(dir.path().join("sub")).expect("mkdir");
+        fs::write(dir.path().join("sub/Dockerfile"), "FROM other\n").expect("write");
+        let ctx = pack(dir.path(), 64).expect("pack");
+        assert_eq!(
+            ctx.file("Dockerfile").as_deref(),
+            Some(&b"FROM scratch\n"[..])
+        );
+        assert_eq!(
+            ctx.file("sub/Dockerfile").as_deref(),
+            Some(&b"FROM other\n"[..])
+        );
+        assert_eq!(ctx.file("missing"), None);
+        assert_eq!(ctx.file("sub"), None, "a folder is not a file");
     }
 
     fn names(ctx: &BuildContext) -> Vec<String> {

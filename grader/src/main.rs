@@ -48,6 +48,11 @@ enum Command {
         /// Print the JSON report instead of the table.
         #[arg(long)]
         print_json: bool,
+        /// Also allow the Dockerfile to build on images matching PATTERN
+        /// (`*` within one path segment), beyond those the lab declares and
+        /// the build arguments name (repeatable).
+        #[arg(long = "allow-image", value_name = "PATTERN")]
+        allow_images: Vec<String>,
         /// The OCI runtime the submission runs under, e.g. gVisor's `runsc`
         /// (must be installed in the Docker engine); the engine's default if unset.
         #[arg(long, env = "GRADER_RUNTIME", value_name = "NAME")]
@@ -95,7 +100,9 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Exit(code, message)) => {
-            eprintln!("grader: {message}");
+            // An engine's error can quote the submission (an image name, a
+            // path): one line, its control characters shown escaped.
+            eprintln!("grader: {}", report::safe::terminal_line(&message));
             ExitCode::from(code)
         }
     }
@@ -155,9 +162,12 @@ async fn run(cli: Cli) -> Result<(), Exit> {
             json,
             markdown,
             print_json,
+            allow_images,
             runtime,
         } => {
             let lab = load_lab(&lab)?;
+            docker::dockerfile::AllowList::new(&allow_images)
+                .map_err(|e| Exit(2, format!("--allow-image: {e}")))?;
             let meta = std::fs::metadata(&submission).map_err(|e| {
                 Exit(
                     2,
@@ -183,6 +193,7 @@ async fn run(cli: Cli) -> Result<(), Exit> {
                 audience,
                 probe_exe: probe::locate(),
                 runtime,
+                allow_images,
             };
             let graded = tokio::select! {
                 r = grader::grade(&docker, &request) => r,

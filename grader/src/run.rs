@@ -3,7 +3,9 @@
 
 use crate::checks::{self, Env, ImageFacts, Problem};
 use crate::context;
+use crate::docker::bases::{self, Blocked};
 use crate::docker::build::{self, BuildFailure, BuildLimits};
+use crate::docker::dockerfile::AllowList;
 use crate::docker::output::Capture;
 use crate::docker::{probe, relay, sandbox, sweep};
 use crate::result::*;
@@ -25,6 +27,8 @@ pub struct GradeRequest {
     /// The OCI runtime for the submission's container (gVisor's `runsc`, say);
     /// the engine's default when `None`.
     pub runtime: Option<String>,
+    /// Image patterns an instructor allows beyond the lab's (`--allow-image`).
+    pub allow_images: Vec<String>,
 }
 
 /// A failure of grading itself (not of the submission): the engine broke, the
@@ -65,16 +69,7 @@ pub async fn grade(docker: &Docker, req: &GradeRequest) -> Result<Report, GradeE
         }),
         Ok(ctx) => {
             report.submission.context_sha256 = Some(ctx.sha256.clone());
-            let dockerfile =
-                std::fs::read_to_string(req.submission.join("Dockerfile")).unwrap_or_default();
-            let bases = build::base_image_ids(docker, &dockerfile, &req.build_args).await;
-            let tag = build::cache_tag(&lab.id, &ctx, &req.build_args, &bases);
-            let limits = BuildLimits {
-                timeout: Duration::from_secs(lab.build.timeout_secs),
-                memory_mb: lab.build.memory_mb,
-                cpus: lab.build.cpus,
-            };
-            build::build(docker, &lab.id, &ctx, &tag, &req.build_args, &limits).await?
+            build_checked(docker, req, &ctx).await?
         }
     };
     report.timings.build_ms = ms(t);
@@ -200,6 +195,40 @@ pub async fn grade(docker: &Docker, req: &GradeRequest) -> Result<Report, GradeE
     report.timings.teardown_ms = ms(t);
     outcome?;
     Ok(finish(report, started))
+}
+
+/// Reads the Dockerfile the engine will read (from the packed context),
+/// refuses what would make the engine fetch, makes the allowed images present,
+/// then builds, with pull off, from nothing but the context and those images.
+async fn build_checked(
+    docker: &Docker,
+    req: &GradeRequest,
+    ctx: &context::BuildContext,
+) -> Result<Result<build::Built, BuildFailure>, GradeError> {
+    let lab = &req.lab;
+    let refused = |message: String| {
+        Ok(Err(BuildFailure::Failed {
+            message,
+            log_tail: String::new(),
+        }))
+    };
+    let allow = AllowList::new(lab.build.images.iter().chain(&req.allow_images))
+        .map_err(GradeError::Other)?;
+    let Ok(dockerfile) = String::from_utf8(ctx.file("Dockerfile").unwrap_or_default()) else {
+        return refused("the Dockerfile is not UTF-8 text".into());
+    };
+    let bases = match bases::settle(docker, &dockerfile, &req.build_args, &allow).await {
+        Ok(bases) => bases,
+        Err(Blocked::Refused(message)) => return refused(message),
+        Err(Blocked::Unavailable(message)) => return Err(GradeError::Other(message)),
+    };
+    let tag = build::cache_tag(&lab.id, ctx, &req.build_args, &bases);
+    let limits = BuildLimits {
+        timeout: Duration::from_secs(lab.build.timeout_secs),
+        memory_mb: lab.build.memory_mb,
+        cpus: lab.build.cpus,
+    };
+    Ok(build::build(docker, &lab.id, ctx, &tag, &req.build_args, &limits).await?)
 }
 
 /// Waits until ready, runs the checks in order, then the SIGTERM check, and

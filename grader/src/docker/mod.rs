@@ -2,8 +2,10 @@
 //! submission's image, the sandbox it runs in, the probe that reaches it, the
 //! runs of command-line checks, and the sweep that removes what a crashed run left behind.
 
+pub mod bases;
 pub mod build;
 pub mod command;
+pub mod dockerfile;
 pub mod labels;
 pub mod output;
 pub mod probe;

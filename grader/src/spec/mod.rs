@@ -86,6 +86,12 @@ pub struct BuildSpec {
     pub cpus: f64,
     #[serde(default = "defaults::context_limit_mb")]
     pub context_limit_mb: u64,
+    /// The images a Dockerfile may build on (`FROM`, `COPY --from`, `RUN
+    /// --mount=from=`), as patterns where `*` stays within one path segment;
+    /// the images the build arguments name and `scratch` are allowed too.
+    /// Nothing else is ever pulled: see `docker::dockerfile`.
+    #[serde(default = "defaults::images")]
+    pub images: Vec<String>,
 }
 
 impl Default for ContainerSpec {
@@ -111,11 +117,23 @@ impl Default for BuildSpec {
             memory_mb: defaults::build_memory_mb(),
             cpus: defaults::build_cpus(),
             context_limit_mb: defaults::context_limit_mb(),
+            images: defaults::images(),
         }
     }
 }
 
 mod defaults {
+    /// The course's own images: the builder and distroless runtimes it
+    /// publishes, and the local stand-ins `cargo xtask base-images` makes.
+    pub fn images() -> Vec<String> {
+        [
+            "ghcr.io/mlops-course/*",
+            "gcr.io/distroless/*",
+            "mlops-local/*",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
     pub fn ready_path() -> String {
         "/health".into()
     }
@@ -264,6 +282,9 @@ impl LabSpec {
         }
         if !c.ready_path.starts_with('/') {
             return Err(self.invalid("container.ready_path", "must start with '/'"));
+        }
+        if let Err(e) = crate::docker::dockerfile::AllowList::new(&self.build.images) {
+            return Err(self.invalid("build.images", e));
         }
         let cpus_ok = |v: f64| v.is_finite() && v > 0.0 && v <= 64.0;
         if !cpus_ok(c.cpus) {

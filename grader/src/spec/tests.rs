@@ -23,7 +23,7 @@ fn the_embedded_labs_parse_and_week08_is_worth_100() {
 fn errors_name_the_file_the_field_and_the_problem() {
     let cases = [
         (
-            "[[checks]]\nid = \"a\"\ntitle = \"t\"\npoints = 0\nkind = \"sigterm\"\n",
+            "[[checks]]\nid = \"a\"\ntitle = \"t\"\npoints = 0\nkind = \"sigterm\"\nrequest = { method = \"POST\", path = \"/p\", json = {} }\n",
             "checks[0] (a): points must be above 0",
         ),
         (
@@ -31,11 +31,11 @@ fn errors_name_the_file_the_field_and_the_problem() {
             "unknown kind \"teleport\"",
         ),
         (
-            "[[checks]]\nid = \"a\"\ntitle = \"t\"\npoints = 1\nkind = \"sigterm\"\ngrace = 3\n",
+            "[[checks]]\nid = \"a\"\ntitle = \"t\"\npoints = 1\nkind = \"sigterm\"\nrequest = { method = \"POST\", path = \"/p\", json = {} }\ngrace = 3\n",
             "unknown field `grace`",
         ),
         (
-            "[[checks]]\nid = \"a\"\ntitle = \"t\"\npoints = 1\nkind = \"sigterm\"\n[[checks]]\nid = \"a\"\ntitle = \"t\"\npoints = 1\nkind = \"sigterm\"\n",
+            "[[checks]]\nid = \"a\"\ntitle = \"t\"\npoints = 1\nkind = \"sigterm\"\nrequest = { method = \"POST\", path = \"/p\", json = {} }\n[[checks]]\nid = \"a\"\ntitle = \"t\"\npoints = 1\nkind = \"sigterm\"\nrequest = { method = \"POST\", path = \"/p\", json = {} }\n",
             "duplicate check id",
         ),
         (
@@ -62,8 +62,25 @@ fn errors_name_the_file_the_field_and_the_problem() {
 }
 
 #[test]
+fn a_sigterm_request_needs_a_body_and_image_patterns_must_be_valid() {
+    let err = parse(&format!(
+        "{HEAD}[[checks]]\nid = \"a\"\ntitle = \"t\"\npoints = 1\nkind = \"sigterm\"\nrequest = {{ path = \"/health\" }}\n"
+    ))
+    .expect_err("refused")
+    .to_string();
+    assert!(err.contains("needs a body"), "{err}");
+    let ok = "[[checks]]\nid = \"a\"\ntitle = \"t\"\npoints = 1\nkind = \"image\"\nrule = \"non-root\"\n";
+    let err = parse(&format!("{HEAD}[build]\nimages = [\"\"]\n{ok}"))
+        .expect_err("refused")
+        .to_string();
+    assert!(err.contains("build.images"), "{err}");
+    let lab = parse(&format!("{HEAD}[build]\nimages = [\"python:*\"]\n{ok}")).expect("valid");
+    assert_eq!(lab.build.images, vec!["python:*"]);
+}
+
+#[test]
 fn a_wrong_week_and_a_missing_section_are_refused() {
-    let err = parse("id = \"w\"\ntitle = \"T\"\nweek = 16\n[container]\nport = 1\nready_path = \"/\"\n[[checks]]\nid = \"a\"\ntitle = \"t\"\npoints = 1\nkind = \"sigterm\"\n")
+    let err = parse("id = \"w\"\ntitle = \"T\"\nweek = 16\n[container]\nport = 1\nready_path = \"/\"\n[[checks]]\nid = \"a\"\ntitle = \"t\"\npoints = 1\nkind = \"sigterm\"\nrequest = { method = \"POST\", path = \"/p\", json = {} }\n")
         .expect_err("refused")
         .to_string();
     assert!(err.contains("week: 16 is not a week"), "{err}");
@@ -72,7 +89,7 @@ fn a_wrong_week_and_a_missing_section_are_refused() {
         .to_string();
     assert!(err.contains("missing field `checks`"), "{err}");
     // A service check needs the container's port.
-    let err = parse("id = \"w\"\ntitle = \"T\"\nweek = 1\n[[checks]]\nid = \"a\"\ntitle = \"t\"\npoints = 1\nkind = \"sigterm\"\n")
+    let err = parse("id = \"w\"\ntitle = \"T\"\nweek = 1\n[[checks]]\nid = \"a\"\ntitle = \"t\"\npoints = 1\nkind = \"sigterm\"\nrequest = { method = \"POST\", path = \"/p\", json = {} }\n")
         .expect_err("refused")
         .to_string();
     assert!(

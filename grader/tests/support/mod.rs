@@ -181,6 +181,7 @@ pub async fn grade_alongside(
         audience,
         probe_exe: PathBuf::from(env!("CARGO_BIN_EXE_grader-probe")),
         runtime: None,
+        allow_images: Vec::new(),
     };
     grader::grade(docker, &request)
         .await
@@ -234,6 +235,7 @@ pub async fn grade_with(
         audience,
         probe_exe: PathBuf::from(env!("CARGO_BIN_EXE_grader-probe")),
         runtime: None,
+        allow_images: Vec::new(),
     };
     let report = grader::grade(docker, &request)
         .await
