@@ -111,7 +111,7 @@ pub async fn grade(docker: &Docker, req: &GradeRequest) -> Result<Report, GradeE
         &report.submission.context_sha256.as_deref().unwrap_or("x")[..12]
     );
     let opts = CreateContainerOptionsBuilder::default()
-        .name(&unique(&name))
+        .name(&crate::docker::labels::unique(&name))
         .build();
     let mut body = sandbox::submission(&built.tag, &lab.id, &lab.container, &facts.volumes);
     if let Some(host) = body.host_config.as_mut() {
@@ -676,15 +676,6 @@ fn human(d: Duration) -> String {
 
 fn ms(t: Instant) -> u64 {
     t.elapsed().as_millis() as u64
-}
-
-/// A container name unique to this process and moment.
-fn unique(base: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{base}-{}-{nanos:x}", std::process::id())
 }
 
 #[cfg(test)]

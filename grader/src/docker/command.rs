@@ -76,7 +76,7 @@ pub enum RunError {
 
 /// Runs the command once; the container and its volume are gone on return.
 pub async fn run(docker: &Docker, inv: &Invocation<'_>) -> Result<Finished, RunError> {
-    let name = unique(&format!("grader-{}-command", inv.lab));
+    let name = super::labels::unique(&format!("grader-{}-command", inv.lab));
     docker
         .create_volume(VolumeCreateRequest {
             name: Some(name.clone()),
@@ -343,15 +343,6 @@ fn refused(e: bollard::errors::Error) -> RunError {
         }
         _ => RunError::Docker(e),
     }
-}
-
-/// A name unique to this process and moment.
-fn unique(base: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{base}-{}-{nanos:x}", std::process::id())
 }
 
 #[cfg(test)]

@@ -47,6 +47,16 @@ pub fn for_role(role: &str, lab: &str) -> HashMap<String, String> {
     labels
 }
 
+/// A container name unique to this process and moment: two graders, or two
+/// grades of the same submission, never ask for the same name.
+pub fn unique(base: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{base}-{}-{nanos:x}", std::process::id())
+}
+
 /// Whether the process named by an owner label is gone (on this host).
 /// Objects owned by another host are never judged dead.
 pub fn owner_is_gone(label: &str) -> bool {

@@ -78,13 +78,14 @@ pub struct Capture {
 }
 
 impl Capture {
-    /// Attaches to a created (not yet started) container.
+    /// Attaches to a created (not yet started) container. Stream only, as
+    /// `docker run` attaches: with `logs` as well, the engine may replay what
+    /// the stream then delivers again, and a line would show twice.
     pub async fn attach(docker: &Docker, id: &str) -> Result<Capture, bollard::errors::Error> {
         let opts = AttachContainerOptionsBuilder::default()
             .stdout(true)
             .stderr(true)
             .stream(true)
-            .logs(true)
             .build();
         let mut attached = docker.attach_container(id, Some(opts)).await?;
         let state = Arc::new(Mutex::new(Captured::default()));
