@@ -13,6 +13,12 @@
 //!
 //! A program with no handler dies at once, and its request in flight gets no
 //! answer; one that ignores SIGTERM is killed at the end of the grace period.
+//!
+//! The request is first sent once as usual. When it gets no full 2xx answer
+//! even then (the service's `/predict` is broken, which other checks judge),
+//! it cannot show a graceful shutdown; the check then falls back to the exit
+//! code alone, 0 within the grace period, and says so, so that one defect is
+//! not charged twice.
 
 use super::{Env, Outcome, Problem, http};
 use crate::spec::RequestSpec;
@@ -24,6 +30,9 @@ use std::time::{Duration, Instant};
 /// body is finished: long enough for a handler to see the signal.
 const SETTLE: Duration = Duration::from_millis(300);
 
+/// How long the request may take when sent as usual, before SIGTERM.
+const BASELINE: Duration = Duration::from_secs(3);
+
 /// Sends SIGTERM to the container, with `request` held in flight, and waits
 /// up to `grace` for it to stop. The outer error is the engine's.
 pub async fn check(
@@ -34,6 +43,9 @@ pub async fn check(
     grace: Duration,
 ) -> Result<Outcome, bollard::errors::Error> {
     let what = format!("{} {}", request.method, request.path);
+    if !answers_normally(env, request).await {
+        return exit_code_alone(docker, id, &what, grace).await;
+    }
     let held = Held::start(env, request).await;
     let signalled = Instant::now();
     let term = KillContainerOptionsBuilder::default()
@@ -55,6 +67,53 @@ pub async fn check(
         ))));
     };
     Ok(judge(&what, answer, code))
+}
+
+/// Whether the request, sent as usual, gets a full 2xx answer in time.
+async fn answers_normally(env: &Env<'_>, request: &RequestSpec) -> bool {
+    matches!(
+        tokio::time::timeout(BASELINE, http::send(env, request)).await,
+        Ok(Ok(answer)) if (200..300).contains(&answer.status)
+    )
+}
+
+/// The fallback when the request cannot be held: SIGTERM, then exit 0 within
+/// the grace period (143 cannot be told from having no handler without it).
+async fn exit_code_alone(
+    docker: &Docker,
+    id: &str,
+    what: &str,
+    grace: Duration,
+) -> Result<Outcome, bollard::errors::Error> {
+    let signalled = Instant::now();
+    let term = KillContainerOptionsBuilder::default()
+        .signal("SIGTERM")
+        .build();
+    docker.kill_container(id, Some(term)).await?;
+    let code = exit_code_within(docker, id, signalled + grace).await?;
+    if code.is_none() {
+        docker
+            .kill_container(id, None::<bollard::query_parameters::KillContainerOptions>)
+            .await
+            .ok();
+    }
+    Ok(judge_without_request(what, code, grace))
+}
+
+fn judge_without_request(what: &str, code: Option<i64>, grace: Duration) -> Outcome {
+    let why = format!(
+        "{what} gets no full 2xx answer even without SIGTERM, so no request could be held in flight; judged by the exit code alone"
+    );
+    match code {
+        Some(0) => Ok(()),
+        Some(code) => Err(Problem::Fail(format!(
+            "{why}: the service exited with code {code} after SIGTERM; exit 0 after a graceful shutdown"
+        ))),
+        None => Err(Problem::Fail(format!(
+            "{why}: the service did not stop within {} s of SIGTERM and was killed",
+            grace.as_secs()
+        ))),
+    }
 }
 
 /// The verdict from what happened to the request in flight and the exit code.
@@ -208,6 +267,17 @@ mod tests {
         // Exiting 0 at once is no better: the request in flight was lost.
         let m = fails(judge("POST /predict", Err("reset".into()), 0));
         assert!(!m.contains("no handler"), "{m}");
+    }
+
+    #[test]
+    fn without_a_usable_request_only_exit_0_in_time_passes() {
+        let grace = Duration::from_secs(5);
+        assert!(judge_without_request("POST /predict", Some(0), grace).is_ok());
+        let m = fails(judge_without_request("POST /predict", Some(143), grace));
+        assert!(m.contains("judged by the exit code alone"), "{m}");
+        assert!(m.contains("exited with code 143"), "{m}");
+        let m = fails(judge_without_request("POST /predict", None, grace));
+        assert!(m.contains("did not stop within 5 s"), "{m}");
     }
 
     #[test]
