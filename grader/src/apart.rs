@@ -7,16 +7,20 @@
 //! - [`judge_built`] once the image is built: command checks, each in a fresh
 //!   container with no network (`docker::command`), and the file checks on
 //!   what the commands wrote. A lab with no service also has its image checks
-//!   judged here, since no service container will be started.
+//!   judged here, since no service container will be started. With no image
+//!   (a lab with no Dockerfile, or one that did not build) it judges the
+//!   commands that run only judges' images, and what they wrote.
 //!
 //! A command check's run is kept for the file checks that read it; a file check
 //! whose command was not run (a hidden command in a student's grade) runs it.
 
 use crate::checks::{self, ImageFacts, Outcome, Problem};
-use crate::docker::command::{self, Finished, Invocation, RunError};
+use crate::docker::command::{self, Argv, Finished, Invocation, RunError, Step};
 use crate::result::{Report, Verdict};
 use crate::run::GradeError;
-use crate::spec::{CheckKind, CheckSpec, CommandSpec, FileRule, FileSource, LabSpec};
+use crate::spec::{
+    CheckKind, CheckSpec, CommandSpec, FileRule, FileSource, Input, LabSpec, StepSpec,
+};
 use bollard::Docker;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,10 +29,12 @@ use std::time::{Duration, Instant};
 /// Judges repository checks and file checks on the submission's own files.
 pub async fn judge_source(submission: &Path, checks: &[&CheckSpec], report: &mut Report) {
     let t = Instant::now();
-    for check in checks
-        .iter()
-        .filter(|c| c.kind.runs_apart() && !c.kind.needs_image())
-    {
+    let of_the_tree = |c: &&&CheckSpec| match &c.kind {
+        CheckKind::Repository(_) => true,
+        CheckKind::File(rule) => rule.command().is_none(),
+        _ => false,
+    };
+    for check in checks.iter().filter(of_the_tree) {
         let started = Instant::now();
         let kind = check.kind.clone();
         let dir = submission.to_path_buf();
@@ -90,48 +96,66 @@ fn judge_from_source(kind: &CheckKind, dir: &Path) -> Outcome {
     }
 }
 
+/// The submission's image, once built, and what it says of itself.
+pub struct Built<'a> {
+    pub tag: &'a str,
+    pub facts: &'a ImageFacts,
+}
+
 /// Judges command checks and the file checks on their output (and, for a lab
-/// with no service, the image checks).
+/// with no service, the image checks). Without an image, only the commands
+/// that run judges' images alone.
 pub async fn judge_built(
     docker: &Docker,
     lab: &LabSpec,
-    image: &str,
-    facts: &ImageFacts,
+    submission: &Path,
+    built: Option<Built<'_>>,
     checks: &[&CheckSpec],
     report: &mut Report,
 ) -> Result<(), GradeError> {
-    let judged_here = |c: &&&CheckSpec| match &c.kind {
-        CheckKind::Image(_) => !lab.has_service(),
-        CheckKind::Command(_) => true,
-        CheckKind::File(rule) => rule.command().is_some(),
-        _ => false,
+    let has_image = built.is_some();
+    let judged_here = |c: &&&CheckSpec| {
+        let runnable = has_image || !lab.check_needs_image(c);
+        runnable
+            && match &c.kind {
+                CheckKind::Image(_) => !lab.has_service(),
+                CheckKind::Command(_) => true,
+                CheckKind::File(rule) => rule.command().is_some(),
+                _ => false,
+            }
     };
     if !checks.iter().any(|c| judged_here(&c)) {
         return Ok(());
     }
     let t = Instant::now();
-    let entrypoint = docker
-        .inspect_image(image)
-        .await?
-        .config
-        .and_then(|c| c.entrypoint)
-        .unwrap_or_default();
+    let entrypoint = match &built {
+        Some(b) => docker
+            .inspect_image(b.tag)
+            .await?
+            .config
+            .and_then(|c| c.entrypoint)
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
     let mut runner = Runner {
         docker,
         lab,
-        image,
-        image_volumes: &facts.volumes,
+        submission,
+        image: built.as_ref().map(|b| b.tag),
+        image_volumes: built.as_ref().map_or(&[][..], |b| &b.facts.volumes),
         program: program_name(&entrypoint),
         runs: HashMap::new(),
+        trees: HashMap::new(),
+        judges_present: Vec::new(),
     };
-    for check in checks {
+    for check in checks.iter().filter(|c| judged_here(c)) {
         let started = Instant::now();
-        let outcome = match &check.kind {
-            CheckKind::Image(rule) if !lab.has_service() => checks::image_check(rule, facts),
-            CheckKind::Command(spec) => {
+        let outcome = match (&check.kind, &built) {
+            (CheckKind::Image(rule), Some(b)) => checks::image_check(rule, b.facts),
+            (CheckKind::Command(spec), _) => {
                 runner.command_check(&check.id, spec, check.timeout).await?
             }
-            CheckKind::File(rule) if rule.command().is_some() => runner.file_check(rule).await?,
+            (CheckKind::File(rule), _) => runner.file_check(rule).await?,
             _ => continue,
         };
         record(report, check, verdict(outcome), started);
@@ -144,10 +168,16 @@ pub async fn judge_built(
 struct Runner<'a> {
     docker: &'a Docker,
     lab: &'a LabSpec,
-    image: &'a str,
+    submission: &'a Path,
+    /// The submission's image; `None` when there is none to run.
+    image: Option<&'a str>,
     image_volumes: &'a [String],
     program: String,
     runs: HashMap<String, Result<Finished, String>>,
+    /// The submission's files packed for `/work/tree`, without and with `.git`.
+    trees: HashMap<bool, Result<Vec<u8>, String>>,
+    /// Judge images already found on the engine.
+    judges_present: Vec<String>,
 }
 
 impl Runner<'_> {
@@ -158,33 +188,132 @@ impl Runner<'_> {
         })
     }
 
-    /// The command as a student would type it.
+    /// The command as a student would type it: the last step's, for a
+    /// command of steps.
     fn shown(&self, spec: &CommandSpec) -> String {
+        match spec.steps.last() {
+            Some(step) => self.shown_step(step),
+            None => self.shown_args(&spec.args),
+        }
+    }
+
+    fn shown_step(&self, step: &StepSpec) -> String {
+        match step.judge() {
+            Some(_) => step
+                .args
+                .iter()
+                .map(|a| quoted(a))
+                .collect::<Vec<_>>()
+                .join(" "),
+            None => self.shown_args(&step.args),
+        }
+    }
+
+    fn shown_args(&self, args: &[String]) -> String {
         std::iter::once(self.program.clone())
-            .chain(spec.args.iter().map(|a| quoted(a)))
+            .chain(args.iter().map(|a| quoted(a)))
             .collect::<Vec<_>>()
             .join(" ")
     }
 
+    /// The submission's files for `/work/tree`, packed once per grade.
+    fn tree(&mut self, with_git: bool) -> Result<Vec<u8>, String> {
+        let (dir, limit) = (self.submission, self.lab.build.context_limit_mb);
+        self.trees
+            .entry(with_git)
+            .or_insert_with(|| {
+                crate::context::pack_tree(dir, limit, with_git)
+                    .map(|c| c.tar)
+                    .map_err(|e| {
+                        format!("the submission's files could not be given to the judge: {e}")
+                    })
+            })
+            .clone()
+    }
+
+    /// A judge's image, which must be on the engine: a missing one is the
+    /// grading's failure, never the student's.
+    async fn judge_image(&mut self, name: &str) -> Result<String, GradeError> {
+        let tag = self
+            .lab
+            .judges
+            .get(name)
+            .cloned()
+            .ok_or_else(|| GradeError::Other(format!("the lab names no judge \"{name}\"")))?;
+        if !self.judges_present.contains(&tag) {
+            if self.docker.inspect_image(&tag).await.is_err() {
+                return Err(GradeError::Other(format!(
+                    "the judge image {tag} is not on this machine; make it with `cargo xtask judge-images`"
+                )));
+            }
+            self.judges_present.push(tag.clone());
+        }
+        Ok(tag)
+    }
+
     async fn run(
-        &self,
+        &mut self,
         spec: &CommandSpec,
         deadline: Duration,
     ) -> Result<Result<Finished, String>, GradeError> {
+        let no_image = || "not run: the submission's image did not build".to_string();
+        // Each step's image, then the steps themselves (borrowing those names).
+        let mut images = Vec::new();
+        if spec.steps.is_empty() {
+            match self.image {
+                Some(image) => images.push(image.to_string()),
+                None => return Ok(Err(no_image())),
+            }
+        }
+        for step in &spec.steps {
+            match (step.judge(), self.image) {
+                (Some(name), _) => images.push(self.judge_image(name).await?),
+                (None, Some(image)) => images.push(image.to_string()),
+                (None, None) => return Ok(Err(no_image())),
+            }
+        }
+        let steps: Vec<Step<'_>> = if spec.steps.is_empty() {
+            vec![Step {
+                image: &images[0],
+                argv: Argv::Args(&spec.args),
+            }]
+        } else {
+            spec.steps
+                .iter()
+                .zip(&images)
+                .map(|(step, image)| Step {
+                    image,
+                    argv: match step.judge() {
+                        Some(_) => Argv::Command(&step.args),
+                        None => Argv::Args(&step.args),
+                    },
+                })
+                .collect()
+        };
+        let tree = match spec.inputs.iter().max_by_key(|i| **i == Input::Git) {
+            Some(input) => match self.tree(*input == Input::Git) {
+                Ok(tar) => Some(tar),
+                Err(why) => return Ok(Err(why)),
+            },
+            None => None,
+        };
         let invocation = Invocation {
-            image: self.image,
+            steps: &steps,
             lab: &self.lab.id,
             container: &self.lab.container,
             image_volumes: self.image_volumes,
-            args: &spec.args,
             env: &spec.env,
             stdin: spec.stdin.as_deref().map(str::as_bytes),
+            tree: tree.as_deref(),
             files: &spec.files,
             output_dir: spec.output_dir.as_deref(),
             deadline,
         };
         match command::run(self.docker, &invocation).await {
-            Ok(finished) => Ok(Ok(finished)),
+            Ok(finished) => Ok(match finished.stopped_at {
+                Some(n) => Err(self.stopped(spec, n, &finished, deadline)),
+                None => Ok(finished),
+            }),
             Err(RunError::Refused(why)) => Ok(Err(format!(
                 "`{}` could not be started: {why}",
                 self.shown(spec)
@@ -193,13 +322,43 @@ impl Runner<'_> {
         }
     }
 
+    /// Why a sequence of steps stopped before its last one.
+    fn stopped(&self, spec: &CommandSpec, n: usize, run: &Finished, deadline: Duration) -> String {
+        let shown = spec
+            .steps
+            .get(n - 1)
+            .map(|s| self.shown_step(s))
+            .unwrap_or_default();
+        let how = if run.timed_out {
+            format!("did not finish within the check's {} s", deadline.as_secs())
+        } else if run.oom_killed {
+            "ran out of memory".to_string()
+        } else {
+            format!("exited with code {}", run.code.unwrap_or(-1))
+        };
+        let said = String::from_utf8_lossy(if run.stderr.is_empty() {
+            &run.stdout
+        } else {
+            &run.stderr
+        })
+        .trim()
+        .to_string();
+        let said = if said.is_empty() {
+            String::new()
+        } else {
+            format!("; it said: {}", checks::clip(&said, 300))
+        };
+        format!("step {n} of {}, `{shown}`, {how}{said}", spec.steps.len())
+    }
+
     /// The first run of the command check `id`, made now if it was not yet.
     async fn first_run(&mut self, id: &str) -> Result<&Result<Finished, String>, GradeError> {
         if !self.runs.contains_key(id) {
             let (check, spec) = self
                 .spec(id)
                 .ok_or_else(|| GradeError::Other(format!("no command check \"{id}\"")))?;
-            let run = self.run(spec, check.timeout).await?;
+            let (spec, timeout) = (spec.clone(), check.timeout);
+            let run = self.run(&spec, timeout).await?;
             self.runs.insert(id.to_string(), run);
         }
         Ok(&self.runs[id])

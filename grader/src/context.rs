@@ -71,10 +71,29 @@ pub fn pack(dir: &Path, limit_mb: u64) -> Result<BuildContext, ContextError> {
     if !dir.join("Dockerfile").is_file() {
         return Err(ContextError::NoDockerfile(dir.join("Dockerfile")));
     }
-    let ignore = dockerignore(dir)?;
+    pack_with(dir, limit_mb, &dockerignore(dir)?)
+}
+
+/// Packs the submission's files as a judge sees them (`/work/tree`): no
+/// Dockerfile needed, `.dockerignore` not applied, and `.git` left out unless
+/// `with_git`; the same caps and the same refusal of links leading outside.
+pub fn pack_tree(dir: &Path, limit_mb: u64, with_git: bool) -> Result<BuildContext, ContextError> {
+    let mut builder = GitignoreBuilder::new(dir);
+    if !with_git {
+        builder
+            .add_line(None, "/.git")
+            .map_err(|e| ContextError::Ignore(e.to_string()))?;
+    }
+    let ignore = builder
+        .build()
+        .map_err(|e| ContextError::Ignore(e.to_string()))?;
+    pack_with(dir, limit_mb, &ignore)
+}
+
+fn pack_with(dir: &Path, limit_mb: u64, ignore: &Gitignore) -> Result<BuildContext, ContextError> {
     let limit = limit_mb.saturating_mul(1 << 20);
     let mut entries = Vec::new();
-    collect(dir, dir, &ignore, &mut entries)?;
+    collect(dir, dir, ignore, &mut entries)?;
     entries.sort();
 
     let mut builder = tar::Builder::new(Vec::new());
@@ -246,6 +265,24 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").expect("write");
         dir
+    }
+
+    #[test]
+    fn a_tree_needs_no_dockerfile_and_leaves_git_out_unless_asked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::write(dir.path().join("config.yaml"), "x").expect("write");
+        fs::write(dir.path().join(".dockerignore"), "config.yaml\n").expect("write");
+        fs::create_dir(dir.path().join(".git")).expect("mkdir");
+        fs::write(dir.path().join(".git/HEAD"), "ref").expect("write");
+        let tree = pack_tree(dir.path(), 64, false).expect("pack");
+        let n = names(&tree);
+        assert!(n.contains(&"config.yaml".to_string()), "{n:?}");
+        assert!(
+            !n.iter().any(|p| p.starts_with(".git/") || p == ".git"),
+            "{n:?}"
+        );
+        let with_git = names(&pack_tree(dir.path(), 64, true).expect("pack"));
+        assert!(with_git.contains(&".git/HEAD".to_string()), "{with_git:?}");
     }
 
     #[test]

@@ -57,6 +57,8 @@ pub async fn grade(docker: &Docker, req: &GradeRequest) -> Result<Report, GradeE
     // Repository checks and checks of the submission's files need no image.
     crate::apart::judge_source(&req.submission, &checks, &mut report).await;
     if !lab.needs_image() {
+        // Judges' commands only (a dotfiles repository, say): nothing to build.
+        crate::apart::judge_built(docker, lab, &req.submission, None, &checks, &mut report).await?;
         return Ok(finish(report, started));
     }
 
@@ -88,9 +90,13 @@ pub async fn grade(docker: &Docker, req: &GradeRequest) -> Result<Report, GradeE
             report.container.log_excerpt = tail.lines().map(str::to_string).collect();
             fail_all(
                 &mut report,
+                lab,
                 &checks,
                 &format!("not run: the image did not build ({detail})"),
             );
+            // What runs in judges' images alone is still judged.
+            crate::apart::judge_built(docker, lab, &req.submission, None, &checks, &mut report)
+                .await?;
             return Ok(finish(report, started));
         }
     };
@@ -98,7 +104,19 @@ pub async fn grade(docker: &Docker, req: &GradeRequest) -> Result<Report, GradeE
     let inspect = docker.inspect_image(&built.tag).await?;
     let facts = ImageFacts::from(&inspect);
     // Command checks, each in a container of its own; no service for a lab without one.
-    crate::apart::judge_built(docker, lab, &built.tag, &facts, &checks, &mut report).await?;
+    let image = crate::apart::Built {
+        tag: &built.tag,
+        facts: &facts,
+    };
+    crate::apart::judge_built(
+        docker,
+        lab,
+        &req.submission,
+        Some(image),
+        &checks,
+        &mut report,
+    )
+    .await?;
     if !lab.has_service() {
         return Ok(finish(report, started));
     }
@@ -651,9 +669,9 @@ fn set(report: &mut Report, i: usize, verdict: Verdict, message: Option<String>,
     c.duration_ms = duration_ms;
 }
 
-/// Fails every check that needs the image (the others were judged already).
-fn fail_all(report: &mut Report, checks: &[&CheckSpec], why: &str) {
-    for check in checks.iter().filter(|c| c.kind.needs_image()) {
+/// Fails every check that needs the image (the others are judged without it).
+fn fail_all(report: &mut Report, lab: &LabSpec, checks: &[&CheckSpec], why: &str) {
+    for check in checks.iter().filter(|c| lab.check_needs_image(c)) {
         let i = index_of(report, &check.id);
         set(report, i, Verdict::Failed, Some(why.to_string()), 0);
     }

@@ -1,12 +1,16 @@
-//! One run of a command-line check: the submission image's program, in a fresh
-//! container with no network and the service's locks, with a deadline.
+//! One run of a command-line check: the submission image's program, or a
+//! sequence of steps in judge images (a real tool: dotdrop, ssh-keygen, dvc),
+//! each in a fresh container with no network and the service's locks, within
+//! one deadline.
 //!
 //! The run gets a volume of its own at the work folder (the root is read-only,
-//! and a tmpfs would vanish with the container before its files are read back):
-//! the input files are put into it before the start, and after the exit the
-//! output folder is read back with the engine's archive API, under a byte cap.
+//! and a tmpfs would vanish with the container before its files are read back),
+//! which its steps share: the input files are put into it before the first
+//! step, and after the last one the output folder is read back with the
+//! engine's archive API, under a byte cap. When asked, the submission's own
+//! files are put into a second volume, mounted read-only at `/work/tree`.
 //! stdout and stderr are read, each under its own cap, from the attached
-//! container. The container and the volume are removed whatever happened.
+//! container. Containers and volumes are removed whatever happened.
 
 use super::{labels, sandbox, sweep};
 use crate::spec::{ContainerSpec, WORKDIR};
@@ -26,15 +30,35 @@ use tokio::io::AsyncWriteExt;
 /// The uid and gid the command runs as (see `sandbox::USER`).
 const UID: u64 = 10001;
 
+/// Where the submission's files are, for a judge: read-only.
+pub const TREE: &str = "/work/tree";
+
+/// One container of a run.
+pub struct Step<'a> {
+    pub image: &'a str,
+    pub argv: Argv<'a>,
+}
+
+/// What a step runs.
+pub enum Argv<'a> {
+    /// Arguments to the image's own ENTRYPOINT (the submission's program).
+    Args(&'a [String]),
+    /// A whole command line (a judge's tool), replacing the ENTRYPOINT.
+    Command(&'a [String]),
+}
+
 /// What to run.
 pub struct Invocation<'a> {
-    pub image: &'a str,
+    /// At least one; each runs only if the one before it exited 0.
+    pub steps: &'a [Step<'a>],
     pub lab: &'a str,
     pub container: &'a ContainerSpec,
     pub image_volumes: &'a [String],
-    pub args: &'a [String],
     pub env: &'a BTreeMap<String, String>,
+    /// Given to the first step.
     pub stdin: Option<&'a [u8]>,
+    /// The submission's files as a tar, for [`TREE`].
+    pub tree: Option<&'a [u8]>,
     /// Input files, path relative to the work folder to content.
     pub files: &'a BTreeMap<String, String>,
     /// The folder, relative to the work folder, whose files are read back.
@@ -62,6 +86,9 @@ pub struct Finished {
     pub files: BTreeMap<String, Vec<u8>>,
     /// Why the output files could not all be read back (over the cap, say).
     pub files_problem: Option<String>,
+    /// The step (from 1) that did not exit 0 before the last one: the run
+    /// stopped there, and this is that step's end.
+    pub stopped_at: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,69 +101,179 @@ pub enum RunError {
     Docker(#[from] bollard::errors::Error),
 }
 
-/// Runs the command once; the container and its volume are gone on return.
+/// Runs the steps once; the containers and volumes are gone on return.
 pub async fn run(docker: &Docker, inv: &Invocation<'_>) -> Result<Finished, RunError> {
     let name = super::labels::unique(&format!("grader-{}-command", inv.lab));
-    docker
-        .create_volume(VolumeCreateRequest {
-            name: Some(name.clone()),
-            labels: Some(labels::for_role("command", inv.lab)),
-            ..Default::default()
-        })
-        .await?;
-    let mut id = None;
-    let result = run_in(docker, inv, &name, &mut id).await;
-    if let Some(id) = &id {
+    let tree = inv.tree.map(|_| format!("{name}-tree"));
+    let mut volumes = Vec::new();
+    let mut ids = Vec::new();
+    let mut result = Ok(Finished::default());
+    for volume in std::iter::once(&name).chain(&tree) {
+        let made = docker
+            .create_volume(VolumeCreateRequest {
+                name: Some(volume.clone()),
+                labels: Some(labels::for_role("command", inv.lab)),
+                ..Default::default()
+            })
+            .await;
+        match made {
+            Ok(_) => volumes.push(volume.clone()),
+            Err(e) => {
+                result = Err(e.into());
+                break;
+            }
+        }
+    }
+    if result.is_ok() {
+        result = run_steps(docker, inv, &name, tree.as_deref(), &mut ids).await;
+    }
+    for id in &ids {
         sweep::remove_container(docker, id).await?;
     }
     let rm = RemoveVolumeOptionsBuilder::default().force(true).build();
-    match docker.remove_volume(&name, Some(rm)).await {
-        Err(e) if !super::is_not_found(&e) => return Err(e.into()),
-        _ => {}
+    for volume in &volumes {
+        match docker.remove_volume(volume, Some(rm.clone())).await {
+            Err(e) if !super::is_not_found(&e) => return Err(e.into()),
+            _ => {}
+        }
     }
     result
 }
 
-async fn run_in(
+/// Runs each step in turn, within the one deadline, until one before the last
+/// fails; `ids` collects every container made, for removal.
+async fn run_steps(
     docker: &Docker,
     inv: &Invocation<'_>,
     volume: &str,
-    id_out: &mut Option<String>,
+    tree: Option<&str>,
+    ids: &mut Vec<String>,
 ) -> Result<Finished, RunError> {
-    let body = sandbox::command(&sandbox::CommandContainer {
-        image: inv.image,
-        lab: inv.lab,
-        spec: inv.container,
-        image_volumes: inv.image_volumes,
-        args: inv.args,
-        env: inv.env,
-        volume,
-        workdir: WORKDIR,
-        stdin: inv.stdin.is_some(),
-    });
+    let (Some(first), Some(last)) = (inv.steps.first(), inv.steps.len().checked_sub(1)) else {
+        return Err(RunError::Refused("a command with no step to run".into()));
+    };
+    if let (Some(tar), Some(tree)) = (inv.tree, tree) {
+        load_tree(docker, inv, first.image, tree, tar, ids).await?;
+    }
+    let started = std::time::Instant::now();
+    let mut finished = Finished::default();
+    for (i, step) in inv.steps.iter().enumerate() {
+        let run = StepRun {
+            step,
+            first: i == 0,
+            last: i == last,
+            volume,
+            tree,
+            deadline: inv.deadline.saturating_sub(started.elapsed()),
+        };
+        finished = run_step(docker, inv, &run, ids).await?;
+        let failed = finished.timed_out || finished.oom_killed || finished.code != Some(0);
+        if i < last && failed {
+            finished.stopped_at = Some(i + 1);
+            break;
+        }
+    }
+    Ok(finished)
+}
+
+/// Puts the submission's files into the tree volume through a container that
+/// is never started (a read-only mount cannot be written to).
+async fn load_tree(
+    docker: &Docker,
+    inv: &Invocation<'_>,
+    image: &str,
+    tree: &str,
+    tar: &[u8],
+    ids: &mut Vec<String>,
+) -> Result<(), RunError> {
+    let body = bollard::models::ContainerCreateBody {
+        image: Some(image.to_string()),
+        user: Some(sandbox::USER.to_string()),
+        labels: Some(labels::for_role("command", inv.lab)),
+        network_disabled: Some(true),
+        host_config: Some(bollard::models::HostConfig {
+            network_mode: Some("none".to_string()),
+            mounts: Some(vec![sandbox::volume_mount(TREE, tree, false)]),
+            ..sandbox::locked_down(inv.container.memory_mb, inv.container.cpus, 8)
+        }),
+        ..Default::default()
+    };
     let opts = CreateContainerOptionsBuilder::default()
-        .name(volume)
+        .name(&format!("{tree}-load"))
         .build();
     let id = docker
         .create_container(Some(opts), body)
         .await
         .map_err(refused)?
         .id;
-    *id_out = Some(id.clone());
-
-    let tar = work_tar(inv.files, inv.output_dir)
-        .map_err(|e| RunError::Docker(bollard::errors::Error::IOError { err: e }))?;
+    ids.push(id.clone());
     let upload = UploadToContainerOptionsBuilder::default()
-        .path(WORKDIR)
+        .path(TREE)
         .build();
     docker
-        .upload_to_container(&id, Some(upload), bollard::body_full(tar.into()))
+        .upload_to_container(&id, Some(upload), bollard::body_full(tar.to_vec().into()))
         .await?;
+    Ok(())
+}
+
+/// One step of a run, and where it stands in the sequence.
+struct StepRun<'a> {
+    step: &'a Step<'a>,
+    first: bool,
+    last: bool,
+    volume: &'a str,
+    tree: Option<&'a str>,
+    deadline: Duration,
+}
+
+async fn run_step(
+    docker: &Docker,
+    inv: &Invocation<'_>,
+    run: &StepRun<'_>,
+    ids: &mut Vec<String>,
+) -> Result<Finished, RunError> {
+    let (args, entrypoint) = match run.step.argv {
+        Argv::Args(args) => (args, None),
+        Argv::Command(command) => (&[][..], Some(command)),
+    };
+    let stdin = inv.stdin.filter(|_| run.first);
+    let body = sandbox::command(&sandbox::CommandContainer {
+        image: run.step.image,
+        lab: inv.lab,
+        spec: inv.container,
+        image_volumes: inv.image_volumes,
+        args,
+        entrypoint,
+        env: inv.env,
+        volume: run.volume,
+        tree: run.tree,
+        workdir: WORKDIR,
+        stdin: stdin.is_some(),
+    });
+    let name = labels::unique(&format!("{}-step", run.volume));
+    let opts = CreateContainerOptionsBuilder::default().name(&name).build();
+    let id = docker
+        .create_container(Some(opts), body)
+        .await
+        .map_err(refused)?
+        .id;
+    ids.push(id.clone());
+
+    if run.first {
+        let tar = work_tar(inv.files, inv.output_dir)
+            .map_err(|e| RunError::Docker(bollard::errors::Error::IOError { err: e }))?;
+        let upload = UploadToContainerOptionsBuilder::default()
+            .path(WORKDIR)
+            .build();
+        docker
+            .upload_to_container(&id, Some(upload), bollard::body_full(tar.into()))
+            .await?;
+    }
 
     // Attached before the start, so the stream carries every byte; asking for
     // the logs as well made Docker replay some output a second time.
     let attach = AttachContainerOptionsBuilder::default()
-        .stdin(inv.stdin.is_some())
+        .stdin(stdin.is_some())
         .stdout(true)
         .stderr(true)
         .stream(true)
@@ -152,7 +289,7 @@ async fn run_in(
         out
     });
     docker.start_container(&id, None).await.map_err(refused)?;
-    if let Some(bytes) = inv.stdin {
+    if let Some(bytes) = stdin {
         // A program that does not read its stdin may close it early: not a fault.
         let _ = input.write_all(bytes).await;
         let _ = input.shutdown().await;
@@ -161,7 +298,7 @@ async fn run_in(
 
     let mut finished = Finished::default();
     let mut wait = docker.wait_container(&id, None::<WaitContainerOptions>);
-    if tokio::time::timeout(inv.deadline, wait.next())
+    if tokio::time::timeout(run.deadline, wait.next())
         .await
         .is_err()
     {
@@ -192,7 +329,7 @@ async fn run_in(
         finished.code = state.exit_code;
     }
 
-    if let Some(dir) = inv.output_dir {
+    if let (true, Some(dir)) = (run.last, inv.output_dir) {
         match download(docker, &id, &format!("{WORKDIR}/{dir}")).await? {
             Ok(files) => finished.files = files,
             Err(problem) => finished.files_problem = Some(problem),

@@ -77,10 +77,27 @@ pub struct CommandContainer<'a> {
     pub spec: &'a ContainerSpec,
     pub image_volumes: &'a [String],
     pub args: &'a [String],
+    /// Replaces the image's ENTRYPOINT (a judge's command line); `args` are
+    /// then empty.
+    pub entrypoint: Option<&'a [String]>,
     pub env: &'a BTreeMap<String, String>,
     pub volume: &'a str,
+    /// A volume holding the submission's files, mounted read-only at
+    /// `<workdir>/tree`.
+    pub tree: Option<&'a str>,
     pub workdir: &'a str,
     pub stdin: bool,
+}
+
+/// A named volume at `target`.
+pub fn volume_mount(target: &str, volume: &str, read_only: bool) -> Mount {
+    Mount {
+        target: Some(target.to_string()),
+        source: Some(volume.to_string()),
+        typ: Some(MountType::VOLUME),
+        read_only: Some(read_only),
+        ..Default::default()
+    }
 }
 
 pub fn command(c: &CommandContainer<'_>) -> ContainerCreateBody {
@@ -100,6 +117,7 @@ pub fn command(c: &CommandContainer<'_>) -> ContainerCreateBody {
         user: Some(USER.to_string()),
         env: Some(env),
         cmd: Some(c.args.to_vec()),
+        entrypoint: c.entrypoint.map(<[String]>::to_vec),
         working_dir: Some(c.workdir.to_string()),
         labels: Some(labels::for_role("command", c.lab)),
         healthcheck: Some(bollard::models::HealthConfig {
@@ -115,13 +133,14 @@ pub fn command(c: &CommandContainer<'_>) -> ContainerCreateBody {
         host_config: Some(HostConfig {
             network_mode: Some("none".to_string()),
             tmpfs: Some(tmpfs),
-            mounts: Some(vec![Mount {
-                target: Some(c.workdir.to_string()),
-                source: Some(c.volume.to_string()),
-                typ: Some(MountType::VOLUME),
-                read_only: Some(false),
-                ..Default::default()
-            }]),
+            mounts: Some(
+                std::iter::once(volume_mount(c.workdir, c.volume, false))
+                    .chain(
+                        c.tree
+                            .map(|t| volume_mount(&format!("{}/tree", c.workdir), t, true)),
+                    )
+                    .collect(),
+            ),
             ..locked_down(c.spec.memory_mb, c.spec.cpus, c.spec.pids)
         }),
         ..Default::default()
@@ -201,8 +220,10 @@ mod tests {
             spec: &spec,
             image_volumes: &["/work".to_string()],
             args: &args,
+            entrypoint: None,
             env: &env,
             volume: "vol",
+            tree: None,
             workdir: "/work",
             stdin: false,
         });
@@ -225,5 +246,37 @@ mod tests {
         let mounts = host.mounts.expect("mounts");
         assert_eq!(mounts.len(), 1);
         assert_eq!(mounts[0].source.as_deref(), Some("vol"));
+    }
+
+    #[test]
+    fn a_judge_step_replaces_the_entrypoint_and_sees_the_tree_read_only() {
+        let spec = crate::spec::ContainerSpec::default();
+        let command_line = vec!["dotdrop".to_string(), "install".to_string()];
+        let env = BTreeMap::new();
+        let body = command(&CommandContainer {
+            image: "mlops-judge/dotdrop:1.12.9",
+            lab: "week05",
+            spec: &spec,
+            image_volumes: &[],
+            args: &[],
+            entrypoint: Some(&command_line),
+            env: &env,
+            volume: "vol",
+            tree: Some("vol-tree"),
+            workdir: "/work",
+            stdin: false,
+        });
+        assert_eq!(body.entrypoint, Some(command_line));
+        assert_eq!(body.cmd, Some(vec![]));
+        let host = body.host_config.expect("host config");
+        assert_eq!(host.network_mode.as_deref(), Some("none"));
+        assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
+        let mounts = host.mounts.expect("mounts");
+        let tree = mounts
+            .iter()
+            .find(|m| m.target.as_deref() == Some("/work/tree"))
+            .expect("the tree is mounted");
+        assert_eq!(tree.source.as_deref(), Some("vol-tree"));
+        assert_eq!(tree.read_only, Some(true));
     }
 }

@@ -100,6 +100,7 @@ impl CheckKind {
         match self {
             CheckKind::Repository(_) => false,
             CheckKind::File(rule) => rule.command().is_some(),
+            CheckKind::Command(spec) => spec.runs_submission(),
             _ => true,
         }
     }
@@ -363,7 +364,7 @@ impl CheckSpec {
                     );
                 }
             }
-            CheckKind::Command(command) => command.validate(&lab.snapshots)?,
+            CheckKind::Command(command) => command.validate(&lab.snapshots, &lab.judges)?,
             CheckKind::File(rule) => {
                 let commands: Vec<(&str, bool)> = lab
                     .checks

@@ -16,6 +16,26 @@
 //! `/work`, where `files` (text, paths relative to `/work`) are put first, and
 //! where `output_dir` (relative to `/work`) is made writable for it; the files
 //! it writes there are read back for `file` checks (`from = "<this check's id>"`).
+//!
+//! A real tool can be the judge instead: `steps` run one after another, each
+//! in a fresh container of its image (`"submission"` or `"judge:NAME"`, a
+//! judge the lab declares under `[judges]`), sharing `/work`; a judge's `args`
+//! are its whole command line. Each step must exit 0 for the next to run;
+//! `expect` judges the last. `inputs = ["tree"]` puts the submission's files,
+//! read-only, at `/work/tree` (`"git"`: with its `.git`).
+//!
+//! ```toml
+//! [[checks]]
+//! id = "dotdrop.laptop"
+//! kind = "command"
+//! inputs = ["tree"]
+//! env = { HOME = "/work/home" }
+//! output_dir = "home"
+//! steps = [
+//!   { image = "judge:dotdrop", args = ["dotdrop", "install", "-c", "tree/config.yaml", "-p", "laptop", "-f"] },
+//!   { image = "judge:dotdrop", args = ["dotdrop", "compare", "-c", "tree/config.yaml", "-p", "laptop"] },
+//! ]
+//! ```
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -42,6 +62,48 @@ pub struct CommandSpec {
     pub env: BTreeMap<String, String>,
     #[serde(default)]
     pub expect: CommandExpect,
+    /// Containers to run in turn instead of the submission's program once.
+    #[serde(default)]
+    pub steps: Vec<StepSpec>,
+    /// What the containers see of the submission besides its image.
+    #[serde(default)]
+    pub inputs: Vec<Input>,
+}
+
+/// One step of a command check.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    /// `"submission"` (the image built from the submission; `args` go to its
+    /// ENTRYPOINT) or `"judge:NAME"` (`args` are the whole command line).
+    #[serde(default = "submission")]
+    pub image: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+fn submission() -> String {
+    SUBMISSION.to_string()
+}
+
+/// The image of a step that runs the submission's own program.
+pub const SUBMISSION: &str = "submission";
+
+/// What of the submission a command's containers see.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Input {
+    /// Its files, read-only at `/work/tree`.
+    Tree,
+    /// Its files and its `.git`, read-only at `/work/tree`.
+    Git,
+}
+
+impl StepSpec {
+    /// The judge this step runs, if it is a judge's.
+    pub fn judge(&self) -> Option<&str> {
+        self.image.strip_prefix("judge:")
+    }
 }
 
 /// What a finished command must show. Every field given must hold.
@@ -96,7 +158,45 @@ impl CommandExpect {
 }
 
 impl CommandSpec {
-    pub(super) fn validate(&self, snapshots: &BTreeMap<String, String>) -> Result<(), String> {
+    /// Whether any of its containers runs the submission's image.
+    pub fn runs_submission(&self) -> bool {
+        self.steps.is_empty() || self.steps.iter().any(|s| s.judge().is_none())
+    }
+
+    pub(super) fn validate(
+        &self,
+        snapshots: &BTreeMap<String, String>,
+        judges: &BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        if !self.steps.is_empty() && !self.args.is_empty() {
+            return Err("args go in each step when there are steps".into());
+        }
+        for (i, step) in self.steps.iter().enumerate() {
+            match step.judge() {
+                Some(name) if !judges.contains_key(name) => {
+                    return Err(format!(
+                        "steps[{i}]: no judge \"{name}\" under [judges] (known: {})",
+                        if judges.is_empty() {
+                            "none".to_string()
+                        } else {
+                            judges.keys().cloned().collect::<Vec<_>>().join(", ")
+                        }
+                    ));
+                }
+                Some(_) if step.args.is_empty() => {
+                    return Err(format!(
+                        "steps[{i}]: a judge's step needs its command line in args"
+                    ));
+                }
+                None if step.image != SUBMISSION => {
+                    return Err(format!(
+                        "steps[{i}]: image \"{}\" is neither \"submission\" nor \"judge:NAME\"",
+                        step.image
+                    ));
+                }
+                _ => {}
+            }
+        }
         for path in self.files.keys() {
             relative_path("files", path)?;
         }

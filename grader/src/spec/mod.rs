@@ -13,7 +13,7 @@ mod files;
 mod request;
 
 pub use check::{CheckKind, CheckSpec, ImageRule, Visibility};
-pub use command::{CommandExpect, CommandSpec, StreamExpect, WORKDIR};
+pub use command::{CommandExpect, CommandSpec, Input, SUBMISSION, StepSpec, StreamExpect, WORKDIR};
 pub use embedded::{EmbeddedLab, embedded_lab, embedded_labs};
 pub use files::{DEFAULT_TYPES, FileRule, FileSource, RepoRule};
 pub use request::{Expect, RequestSpec};
@@ -36,6 +36,10 @@ pub struct LabSpec {
     pub container: ContainerSpec,
     #[serde(default)]
     pub build: BuildSpec,
+    /// Real tools that judge the submission, by name: their images, built
+    /// from recipes in `images/judges/` (`cargo xtask judge-images`).
+    #[serde(default)]
+    pub judges: BTreeMap<String, String>,
     pub checks: Vec<CheckSpec>,
     /// Expected snapshots, keyed by name; filled from the lab's `snapshots/` folder,
     /// never from the submission.
@@ -245,7 +249,24 @@ impl LabSpec {
     /// Whether any check needs the submission's image: a lab of repository and
     /// tree checks only is judged without building anything.
     pub fn needs_image(&self) -> bool {
-        self.checks.iter().any(|c| c.kind.needs_image())
+        self.checks.iter().any(|c| self.check_needs_image(c))
+    }
+
+    /// Whether this check needs the submission's image: a file check on a
+    /// command's output needs what that command needs (a judge's command
+    /// needs no image of the submission).
+    pub fn check_needs_image(&self, check: &CheckSpec) -> bool {
+        match &check.kind {
+            CheckKind::File(rule) => match rule.command() {
+                Some(id) => self
+                    .checks
+                    .iter()
+                    .find(|c| c.id == id)
+                    .is_none_or(|c| c.kind.needs_image()),
+                None => false,
+            },
+            kind => kind.needs_image(),
+        }
     }
 
     /// The total of all checks' points.

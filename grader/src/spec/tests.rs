@@ -379,3 +379,73 @@ fn command_file_and_repository_mistakes_are_named_in_one_line() {
         assert!(!err.contains('\n'), "one line: {err}");
     }
 }
+
+/// A lab judged by a real tool: commands of judge steps over the tree.
+const JUDGED: &str = r#"
+[judges]
+dotdrop = "mlops-judge/dotdrop:1.12.9"
+
+[[checks]]
+id = "laptop"
+title = "the laptop profile installs"
+points = 10
+kind = "command"
+inputs = ["tree"]
+env = { HOME = "/work/home" }
+output_dir = "home"
+steps = [
+  { image = "judge:dotdrop", args = ["dotdrop", "install", "-c", "tree/config.yaml", "-p", "laptop", "-f"] },
+  { image = "judge:dotdrop", args = ["dotdrop", "compare", "-c", "tree/config.yaml", "-p", "laptop"] },
+]
+
+[[checks]]
+id = "identity"
+title = "the identity is rendered"
+points = 5
+kind = "file"
+rule = "json"
+from = "laptop"
+path = "id.json"
+pointer = "/n"
+min = 1
+"#;
+
+#[test]
+fn a_lab_of_judges_needs_no_image_and_names_its_judges() {
+    let lab = parse(&format!("{NO_SERVICE}{JUDGED}")).expect("valid");
+    assert!(!lab.needs_image() && !lab.has_service());
+    assert_eq!(lab.judges["dotdrop"], "mlops-judge/dotdrop:1.12.9");
+    let CheckKind::Command(spec) = &lab.checks[0].kind else {
+        panic!("a command")
+    };
+    assert_eq!(spec.inputs, vec![Input::Tree]);
+    assert_eq!(spec.steps.len(), 2);
+    assert_eq!(spec.steps[0].judge(), Some("dotdrop"));
+    // A step of the submission's own program needs its image again.
+    let mixed = JUDGED.replace(
+        "{ image = \"judge:dotdrop\", args = [\"dotdrop\", \"compare\"",
+        "{ image = \"submission\", args = [\"dotdrop\", \"compare\"",
+    );
+    assert!(
+        parse(&format!("{NO_SERVICE}{mixed}"))
+            .expect("valid")
+            .needs_image()
+    );
+}
+
+#[test]
+fn steps_name_known_judges_and_carry_their_own_command_lines() {
+    let cases = [
+        (JUDGED.replace("judge:dotdrop\", args = [\"dotdrop\", \"install\"", "judge:dotdrap\", args = [\"dotdrop\", \"install\""), "no judge \"dotdrap\" under [judges] (known: dotdrop)"),
+        (JUDGED.replace("kind = \"command\"\n", "kind = \"command\"\nargs = [\"x\"]\n"), "args go in each step"),
+        (JUDGED.replace("{ image = \"judge:dotdrop\", args = [\"dotdrop\", \"compare\", \"-c\", \"tree/config.yaml\", \"-p\", \"laptop\"] }", "{ image = \"judge:dotdrop\" }"), "needs its command line"),
+        (JUDGED.replace("image = \"judge:dotdrop\", args = [\"dotdrop\", \"compare\"", "image = \"alpine\", args = [\"dotdrop\", \"compare\""), "neither \"submission\" nor \"judge:NAME\""),
+        (JUDGED.replace("inputs = [\"tree\"]", "inputs = [\"home\"]"), "unknown variant `home`"),
+    ];
+    for (checks, want) in cases {
+        let err = parse(&format!("{NO_SERVICE}{checks}"))
+            .expect_err("must be refused")
+            .to_string();
+        assert!(err.contains(want), "expected «{want}» in «{err}»");
+    }
+}
