@@ -42,7 +42,7 @@ pub fn run(rebuild: bool) -> Result<()> {
     println!("    Docker Engine {version}");
     // One run at a time on a machine: two would debootstrap into the same
     // directory. Held until this function returns.
-    let _lock = lock()?;
+    let _lock = lock("base-images.lock", "cargo xtask base-images")?;
     let static_built = ensure_static(rebuild)?;
     let builder_built = ensure_builder(rebuild)?;
     let built: Vec<&str> = [(static_built, STATIC_TAG), (builder_built, BUILDER_TAG)]
@@ -75,14 +75,14 @@ pub fn run(rebuild: bool) -> Result<()> {
     Ok(())
 }
 
-/// Takes the exclusive lock `target/xtask/base-images.lock`, waiting for
-/// another run that holds it.
-fn lock() -> Result<File> {
-    let path = workspace::scratch_dir()?.join("base-images.lock");
+/// Takes the exclusive lock `target/xtask/<file>`, waiting for another run
+/// (of `task`) that holds it.
+pub(crate) fn lock(file: &str, task: &str) -> Result<File> {
+    let path = workspace::scratch_dir()?.join(file);
     let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
     if file.try_lock().is_err() {
         println!(
-            "    waiting for another `cargo xtask base-images` to finish (lock: {})",
+            "    waiting for another `{task}` to finish (lock: {})",
             path.display()
         );
         file.lock()
@@ -92,7 +92,7 @@ fn lock() -> Result<File> {
 }
 
 /// Hex SHA-256 over named parts (length-prefixed, so parts can't run together).
-fn inputs_hash(parts: &[(&str, &[u8])]) -> String {
+pub(crate) fn inputs_hash(parts: &[(&str, &[u8])]) -> String {
     let mut hasher = Sha256::new();
     for (name, bytes) in parts {
         for field in [name.as_bytes(), bytes] {
@@ -105,7 +105,7 @@ fn inputs_hash(parts: &[(&str, &[u8])]) -> String {
 
 /// Whether `tag` exists with inputs `hash`; prints the decision. Returns the
 /// id of an existing outdated image, to drop once it is replaced.
-fn cached(tag: &str, hash: &str, rebuild: bool) -> Result<(bool, Option<String>)> {
+pub(crate) fn cached(tag: &str, hash: &str, rebuild: bool) -> Result<(bool, Option<String>)> {
     let short = &hash[..12];
     match docker::inspect_image(tag)? {
         Some(image) if rebuild => {
@@ -128,7 +128,7 @@ fn cached(tag: &str, hash: &str, rebuild: bool) -> Result<(bool, Option<String>)
 }
 
 /// After re-tagging, the replaced image is dangling: remove it to save disk.
-fn drop_replaced(old: Option<String>, new_id: &str) {
+pub(crate) fn drop_replaced(old: Option<String>, new_id: &str) {
     if let Some(old) = old
         && old != new_id
         && docker::remove_image(&old).is_ok()
@@ -140,7 +140,7 @@ fn drop_replaced(old: Option<String>, new_id: &str) {
     }
 }
 
-fn labels(description: &str, hash: &str) -> Vec<String> {
+pub(crate) fn labels(description: &str, hash: &str) -> Vec<String> {
     vec![
         format!("LABEL {LOCAL_LABEL}"),
         format!("LABEL {INPUTS_LABEL}={hash}"),
@@ -324,7 +324,7 @@ fn ensure_builder(rebuild: bool) -> Result<bool> {
 
 /// Whether a path of the debootstrap tree stays out of the image: device
 /// nodes and kernel file systems, apt's downloaded packages and lists, docs.
-fn rootfs_excluded(rel: &Path, is_dir: bool) -> bool {
+pub(crate) fn rootfs_excluded(rel: &Path, is_dir: bool) -> bool {
     let rel = rel.to_string_lossy();
     let under = |dir: &str| rel.strip_prefix(dir).is_some_and(|r| r.starts_with('/'));
     [

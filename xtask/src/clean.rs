@@ -1,5 +1,6 @@
 //! Removing what the grader leaves (`dev.mlops-course.grader=true`) and,
-//! for `cargo xtask clean-images`, the local base images too.
+//! for `cargo xtask clean-images`, the local base images and the judge
+//! images too.
 
 use std::collections::HashSet;
 
@@ -143,7 +144,7 @@ pub fn clean_images() -> Result<()> {
             None => println!("{tag}: not there"),
         }
     }
-    Ok(())
+    crate::judge_images::remove_images()
 }
 
 #[cfg(test)]

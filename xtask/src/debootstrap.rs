@@ -1,5 +1,7 @@
-//! The Debian bookworm root filesystem of the local builder image, made with
-//! debootstrap from the machine's own apt mirror and kept in `target/xtask/`.
+//! Debian root filesystems made with debootstrap from the machine's own apt
+//! mirror and kept in `target/xtask/`: the local builder image's (bookworm,
+//! gcc, libc6-dev, ca-certificates) and each judge image's (its recipe's
+//! packages, see `judge_images.rs`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -15,52 +17,102 @@ const INCLUDE: &str = "gcc,libc6-dev,ca-certificates";
 /// Set this to use another Debian mirror than the one in apt's sources.
 const MIRROR_ENV: &str = "XTASK_DEBIAN_MIRROR";
 
-/// What the root filesystem is made of (part of the builder's input hash).
+/// What the builder's root filesystem is made of (part of its input hash).
 pub fn recipe() -> String {
-    format!("debootstrap --variant={VARIANT} --include={INCLUDE} {SUITE}")
+    recipe_for(SUITE, &INCLUDE.split(',').collect::<Vec<_>>())
 }
 
-/// The root filesystem directory, made (or remade) if it is not complete.
+/// `debootstrap --variant=minbase --include=a,b suite`, as a description.
+pub fn recipe_for(suite: &str, include: &[&str]) -> String {
+    format!(
+        "debootstrap --variant={VARIANT} --include={} {suite}",
+        include.join(",")
+    )
+}
+
+/// One root filesystem to make: what goes in, where, and how to tell that a
+/// directory left by an earlier run is complete.
+pub struct Spec<'a> {
+    pub suite: &'a str,
+    /// Debian package names for `--include` (no versions: debootstrap takes
+    /// the suite's; the caller checks pins against the result).
+    pub include: &'a [&'a str],
+    pub dir: PathBuf,
+    /// Written once debootstrap succeeded; holds `stamp`.
+    pub marker: PathBuf,
+    /// What the marker must hold for `dir` to be reused (the recipe, and
+    /// anything else that should force a fresh debootstrap when it changes).
+    pub stamp: String,
+    pub log: PathBuf,
+    /// Paths (relative to `dir`) that a complete tree has.
+    pub required: &'a [&'a str],
+}
+
+/// The builder's root filesystem directory, made (or remade) if it is not
+/// complete.
 pub fn ensure_rootfs(scratch: &Path) -> Result<PathBuf> {
-    let dir = scratch.join(format!("rootfs-{SUITE}"));
-    let marker = scratch.join(format!("rootfs-{SUITE}.complete"));
-    let complete = fs::read_to_string(&marker).is_ok_and(|m| m.trim() == recipe())
-        && dir.join("usr/bin/gcc").exists()
-        && dir.join("usr/lib/x86_64-linux-gnu/libc.a").exists();
+    let include: Vec<&str> = INCLUDE.split(',').collect();
+    ensure(&Spec {
+        suite: SUITE,
+        include: &include,
+        dir: scratch.join(format!("rootfs-{SUITE}")),
+        marker: scratch.join(format!("rootfs-{SUITE}.complete")),
+        stamp: recipe(),
+        log: scratch.join("debootstrap.log"),
+        required: &["usr/bin/gcc", "usr/lib/x86_64-linux-gnu/libc.a"],
+    })
+}
+
+/// The root filesystem `spec` describes, made (or remade) if it is not
+/// complete. Returns its directory.
+pub fn ensure(spec: &Spec) -> Result<PathBuf> {
+    let Spec {
+        suite,
+        include,
+        dir,
+        marker,
+        stamp,
+        log: log_path,
+        required,
+    } = spec;
+    let recipe = recipe_for(suite, include);
+    let complete = fs::read_to_string(marker).is_ok_and(|m| m.trim() == stamp.trim())
+        && required.iter().all(|p| dir.join(p).exists());
     if complete {
         println!("    reusing {} (complete)", dir.display());
-        return Ok(dir);
+        return Ok(dir.clone());
     }
     if dir.exists() {
-        println!("    removing the incomplete {}", dir.display());
-        remove_rootfs(&dir)?;
+        println!("    removing the incomplete or outdated {}", dir.display());
+        remove_rootfs(dir)?;
     }
-    let _ = fs::remove_file(&marker);
+    let _ = fs::remove_file(marker);
+    if let Some(parent) = dir.parent() {
+        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
     let debootstrap = apt::ensure_program("debootstrap", "debootstrap")?;
-    let mirror = debian_mirror()?;
-    let log_path = scratch.join("debootstrap.log");
+    let mirror = debian_mirror(suite)?;
     let log =
-        fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+        fs::File::create(log_path).with_context(|| format!("creating {}", log_path.display()))?;
     let err_log = log.try_clone().context("opening the debootstrap log")?;
     println!(
-        "    {} {} {mirror}  (log: {})",
-        recipe(),
+        "    {recipe} {} {mirror}  (log: {})",
         dir.display(),
         log_path.display()
     );
     let mut command = Command::new(debootstrap);
     command
         .arg(format!("--variant={VARIANT}"))
-        .arg(format!("--include={INCLUDE}"))
-        .arg(SUITE)
-        .arg(&dir)
+        .arg(format!("--include={}", include.join(",")))
+        .arg(suite)
+        .arg(dir)
         .arg(&mirror)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(err_log);
     let status = cmd::status(&mut command)?;
     if !status.success() {
-        let text = fs::read_to_string(&log_path).unwrap_or_default();
+        let text = fs::read_to_string(log_path).unwrap_or_default();
         let last = text
             .lines()
             .rev()
@@ -72,8 +124,15 @@ pub fn ensure_rootfs(scratch: &Path) -> Result<PathBuf> {
             log_path.display()
         );
     }
-    fs::write(&marker, recipe()).with_context(|| format!("writing {}", marker.display()))?;
-    Ok(dir)
+    if let Some(missing) = required.iter().find(|p| !dir.join(p).exists()) {
+        bail!(
+            "debootstrap succeeded but {} has no /{missing} (log: {})",
+            dir.display(),
+            log_path.display()
+        );
+    }
+    fs::write(marker, stamp).with_context(|| format!("writing {}", marker.display()))?;
+    Ok(dir.clone())
 }
 
 /// Removes a root filesystem, first unmounting anything an interrupted
@@ -107,9 +166,9 @@ fn mounts_under(dir: &Path) -> Result<Vec<PathBuf>> {
         .collect())
 }
 
-/// The Debian mirror for the suite, read from the machine's apt sources
+/// The Debian mirror for `suite`, read from the machine's apt sources
 /// (`/etc/apt/sources.list`, `/etc/apt/sources.list.d/*.list` and `*.sources`).
-pub fn debian_mirror() -> Result<String> {
+pub fn debian_mirror(suite: &str) -> Result<String> {
     if let Ok(mirror) = std::env::var(MIRROR_ENV)
         && !mirror.trim().is_empty()
     {
@@ -126,20 +185,20 @@ pub fn debian_mirror() -> Result<String> {
             continue;
         };
         let found = match file.extension().and_then(|e| e.to_str()) {
-            Some("sources") => mirror_in_deb822(&text),
-            _ => mirror_in_one_line(&text),
+            Some("sources") => mirror_in_deb822(&text, suite),
+            _ => mirror_in_one_line(&text, suite),
         };
         if let Some(mirror) = found {
             return Ok(mirror);
         }
     }
     bail!(
-        "no apt source for Debian {SUITE} `main` found in /etc/apt/sources.list*: set {MIRROR_ENV} to a Debian mirror URL"
+        "no apt source for Debian {suite} `main` found in /etc/apt/sources.list*: set {MIRROR_ENV} to a Debian mirror URL"
     )
 }
 
 /// `deb [options] URI SUITE COMPONENT...` lines.
-fn mirror_in_one_line(text: &str) -> Option<String> {
+fn mirror_in_one_line(text: &str, suite: &str) -> Option<String> {
     text.lines().find_map(|line| {
         let line = line.split('#').next().unwrap_or("").trim();
         let rest = line.strip_prefix("deb ")?.trim_start();
@@ -149,14 +208,14 @@ fn mirror_in_one_line(text: &str) -> Option<String> {
         };
         let mut words = rest.split_whitespace();
         let uri = words.next()?;
-        let suite = words.next()?;
+        let found = words.next()?;
         let components: Vec<&str> = words.collect();
-        (suite == SUITE && components.contains(&"main")).then(|| uri.to_owned())
+        (found == suite && components.contains(&"main")).then(|| uri.to_owned())
     })
 }
 
 /// deb822 stanzas: `Types:`, `URIs:`, `Suites:`, `Components:`, `Enabled:`.
-fn mirror_in_deb822(text: &str) -> Option<String> {
+fn mirror_in_deb822(text: &str, suite: &str) -> Option<String> {
     text.split("\n\n").find_map(|stanza| {
         let field = |name: &str| {
             stanza.lines().find_map(|l| {
@@ -172,7 +231,7 @@ fn mirror_in_deb822(text: &str) -> Option<String> {
         let enabled = field("Enabled").is_none_or(|e| e != "no");
         let wanted = enabled
             && types.split_whitespace().any(|t| t == "deb")
-            && suites.split_whitespace().any(|s| s == SUITE)
+            && suites.split_whitespace().any(|s| s == suite)
             && components.split_whitespace().any(|c| c == "main");
         wanted
             .then(|| field("URIs"))
@@ -189,14 +248,29 @@ mod tests {
     fn reads_deb822_sources() {
         let text = "Types: deb\n# a comment\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\nComponents: main\n\nTypes: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\nComponents: main\n";
         assert_eq!(
-            mirror_in_deb822(text).as_deref(),
+            mirror_in_deb822(text, SUITE).as_deref(),
             Some("http://mirror.example/debian")
         );
         assert_eq!(
             mirror_in_deb822(
-                "Types: deb\nURIs: https://x/apt\nSuites: nodistro\nComponents: main\n"
+                "Types: deb\nURIs: https://x/apt\nSuites: nodistro\nComponents: main\n",
+                SUITE
             ),
             None
+        );
+    }
+
+    #[test]
+    fn the_builders_recipe_is_unchanged() {
+        // The builder image's input hash and its rootfs marker hold this text:
+        // a change rebuilds both.
+        assert_eq!(
+            recipe(),
+            "debootstrap --variant=minbase --include=gcc,libc6-dev,ca-certificates bookworm"
+        );
+        assert_eq!(
+            recipe_for("trixie", &["dotdrop", "git"]),
+            "debootstrap --variant=minbase --include=dotdrop,git trixie"
         );
     }
 
@@ -204,7 +278,7 @@ mod tests {
     fn reads_one_line_sources() {
         let text = "# deb http://old bookworm main\ndeb https://packages.example/apt cloud-sdk-bookworm main\ndeb [signed-by=/k.gpg] http://m.example/debian bookworm main contrib\n";
         assert_eq!(
-            mirror_in_one_line(text).as_deref(),
+            mirror_in_one_line(text, SUITE).as_deref(),
             Some("http://m.example/debian")
         );
     }

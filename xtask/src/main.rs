@@ -13,6 +13,7 @@ mod debootstrap;
 mod demo;
 mod docker;
 mod fixtures;
+mod judge_images;
 mod rootfs_tar;
 mod step;
 mod test;
@@ -43,10 +44,24 @@ enum Command {
         #[arg(long)]
         rebuild: bool,
     },
+    /// Make the judge images (images/judges/<name>/recipe.toml, e.g.
+    /// mlops-judge/dotdrop:1.12.9) in which the grader runs a lab's real tools.
+    ///
+    /// Each is made locally with debootstrap and `docker import`; an image
+    /// whose inputs are unchanged is kept.
+    JudgeImages {
+        /// Rebuild the images even if their inputs are unchanged (the
+        /// debootstrap directories in target/xtask/judges/ are still reused).
+        #[arg(long)]
+        rebuild: bool,
+        /// Only these judges (folder names under images/judges/); all if none.
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+    },
     /// Build the static test-fixture binaries (every `fixture-*` package).
     Fixtures,
     /// The project's one test command: fmt and clippy, fixtures, base images,
-    /// nextest, clean-up, then the book (mdbook build and test).
+    /// judge images, nextest, clean-up, then the book (mdbook build and test).
     Test {
         /// Extra arguments for `cargo nextest run` (after `--`).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -54,7 +69,8 @@ enum Command {
     },
     /// Base images, then grade the week08 reference solution with the grader.
     Demo,
-    /// Remove the local base images and the grader's cache images.
+    /// Remove the local base images, the judge images and the grader's cache
+    /// images.
     CleanImages,
     /// Benchmarks: serving (wrk) and grading (hyperfine); results in target/bench/.
     Bench {
@@ -67,6 +83,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::BaseImages { rebuild } => base_images::run(rebuild).map(|_| ExitCode::SUCCESS),
+        Command::JudgeImages { rebuild, names } => {
+            judge_images::run(rebuild, &names).map(|()| ExitCode::SUCCESS)
+        }
         Command::Fixtures => fixtures::run().map(|_| ExitCode::SUCCESS),
         Command::Test { nextest_args } => test::run(&nextest_args),
         Command::Demo => demo::run(),

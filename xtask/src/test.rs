@@ -6,12 +6,14 @@ use anyhow::{Result, bail};
 
 use crate::base_images::{BUILDER_TAG, STATIC_TAG};
 use crate::step::step;
-use crate::{base_images, checks, clean, cmd, docker, fixtures, workspace};
+use crate::{base_images, checks, clean, cmd, docker, fixtures, judge_images, workspace};
 
 pub fn run(nextest_args: &[String]) -> Result<ExitCode> {
     checks::lint()?;
     let fixture_dir = fixtures::run()?;
     base_images::run(false)?;
+    // The grader's tests run real tools in the judge images.
+    judge_images::run(false, &[])?;
     let probe = cmd::output_raw(workspace::cargo().args(["nextest", "--version"]))?;
     if !probe.status.success() {
         bail!("cargo-nextest not found: install it with `cargo install cargo-nextest --locked`");
