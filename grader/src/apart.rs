@@ -198,6 +198,9 @@ impl Runner<'_> {
     }
 
     fn shown_step(&self, step: &StepSpec) -> String {
+        if let Some(name) = &step.name {
+            return name.clone();
+        }
         match step.judge() {
             Some(_) => step
                 .args

@@ -80,6 +80,9 @@ pub struct StepSpec {
     pub image: String,
     #[serde(default)]
     pub args: Vec<String>,
+    /// How messages name the step (a shell script is long): its command line
+    /// by default.
+    pub name: Option<String>,
 }
 
 fn submission() -> String {

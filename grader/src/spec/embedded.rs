@@ -59,6 +59,11 @@ const LABS: &[EmbeddedLab] = &[
         snapshots: &[],
     },
     EmbeddedLab {
+        id: "week05",
+        spec: include_str!("../../labs/week05/lab.toml"),
+        snapshots: &[],
+    },
+    EmbeddedLab {
         id: "week08",
         spec: include_str!("../../labs/week08/lab.toml"),
         snapshots: &[(
