@@ -57,6 +57,10 @@ enum Command {
         /// (must be installed in the Docker engine); the engine's default if unset.
         #[arg(long, env = "GRADER_RUNTIME", value_name = "NAME")]
         runtime: Option<String>,
+        /// Show no progress on stderr (by default: live phase lines on a
+        /// terminal, timestamped phase lines in CI or a pipe).
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// List the labs this grader knows.
     Labs,
@@ -164,6 +168,7 @@ async fn run(cli: Cli) -> Result<(), Exit> {
             print_json,
             allow_images,
             runtime,
+            quiet,
         } => {
             let lab = load_lab(&lab)?;
             docker::dockerfile::AllowList::new(&allow_images)
@@ -194,6 +199,7 @@ async fn run(cli: Cli) -> Result<(), Exit> {
                 probe_exe: probe::locate(),
                 runtime,
                 allow_images,
+                progress: grader::progress::for_stderr(quiet),
             };
             let graded = tokio::select! {
                 r = grader::grade(&docker, &request) => r,

@@ -4,7 +4,7 @@ use crate::spec::Visibility;
 use serde::Serialize;
 
 /// The version of the JSON report's schema; bump it when a field changes meaning.
-pub const SCHEMA: &str = "mlops-grader/report/v1";
+pub const SCHEMA: &str = "mlops-grader/report/v2";
 
 /// Who the report is for. Students never see hidden checks: they are not even run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -23,6 +23,10 @@ pub enum Verdict {
     TimedOut,
     /// The grader itself could not run the check (not the submission's fault).
     Errored,
+    /// The check was never run: what it needs did not happen (the image did
+    /// not build, the service never became ready or stopped). It earns
+    /// nothing; its message says why.
+    NotRun,
 }
 
 /// The verdict on the submission's container as a whole.

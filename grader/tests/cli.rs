@@ -151,3 +151,55 @@ fn a_runtime_the_engine_lacks_is_named_with_the_ones_it_has() {
         )
         .stderr(one_line());
 }
+
+#[test]
+fn progress_goes_to_stderr_as_phase_lines_and_quiet_silences_it() {
+    // A lab of one repository check: the source phase alone runs, nothing is
+    // built. The engine is still asked (for leftovers), so this needs Docker.
+    let lab = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        lab.path().join("lab.toml"),
+        "id = \"w\"\ntitle = \"T\"\nweek = 2\n[[checks]]\nid = \"tag\"\ntitle = \"a version tag\"\npoints = 1\nkind = \"repository\"\nrule = \"version-tag\"\n",
+    )
+    .expect("write");
+    let submission = tempfile::tempdir().expect("tempdir");
+    let grade = |quiet: bool| {
+        let mut cmd = grader();
+        cmd.arg("grade")
+            .arg(lab.path())
+            .arg(submission.path())
+            .arg("--print-json")
+            .env("CI", "true");
+        if quiet {
+            cmd.arg("--quiet");
+        }
+        cmd.output().expect("runs")
+    };
+    let out = grade(false);
+    if out.status.code() == Some(3) && std::env::var("CI").as_deref() != Ok("true") {
+        eprintln!("skipped: no Docker engine");
+        return;
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let phases: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.split_once("s] ").map(|(_, rest)| rest))
+        .collect();
+    assert_eq!(phases.len(), 2, "{stderr}");
+    assert_eq!(phases[0], "source: started");
+    assert!(phases[1].starts_with("source: 1 failed ("), "{stderr}");
+    // The report on stdout is untouched by progress.
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(report["checks"][0]["verdict"], "failed");
+
+    let quiet = grade(true);
+    assert_eq!(quiet.status.code(), Some(0));
+    assert!(
+        quiet.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+    let again: serde_json::Value = serde_json::from_slice(&quiet.stdout).expect("JSON on stdout");
+    assert_eq!(again["score"], report["score"]);
+}

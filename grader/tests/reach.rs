@@ -191,18 +191,39 @@ async fn raw_build(docker: &bollard::Docker, dockerfile: &str, args: &[(&str, &s
         .build();
     let mut stream = docker.build_image(opts, None, Some(bollard::body_full(body.into())));
     let mut ok = true;
+    // Every image the build made, intermediate layers too (a failed build
+    // leaves its earlier steps' images behind), to remove them afterwards.
+    let mut made: Vec<String> = Vec::new();
     let deadline = tokio::time::sleep(std::time::Duration::from_secs(60));
     tokio::pin!(deadline);
     loop {
         tokio::select! {
             item = stream.next() => match item {
-                Some(Ok(info)) if info.error_detail.is_some() => ok = false,
-                Some(Ok(_)) => {}
+                Some(Ok(info)) => {
+                    if let Some(id) = info.stream.as_deref().and_then(|l| l.trim().strip_prefix("---> "))
+                        && id.chars().all(|c| c.is_ascii_hexdigit())
+                    {
+                        made.push(id.to_string());
+                    }
+                    if let Some(id) = info.aux.and_then(|a| a.id) {
+                        made.push(id);
+                    }
+                    if info.error_detail.is_some() {
+                        ok = false;
+                    }
+                }
                 Some(Err(_)) => ok = false,
                 None => break,
             },
             () = &mut deadline => { ok = false; break }
         }
+    }
+    drop(stream);
+    let force = bollard::query_parameters::RemoveImageOptionsBuilder::default()
+        .force(true)
+        .build();
+    for id in made.iter().rev() {
+        let _ = docker.remove_image(id, Some(force.clone()), None).await;
     }
     ok
 }
@@ -378,6 +399,7 @@ async fn an_allowed_missing_image_is_pulled_by_the_grader_and_its_absence_is_a_g
         probe_exe: std::path::PathBuf::from(env!("CARGO_BIN_EXE_grader-probe")),
         runtime: None,
         allow_images: vec![format!("127.0.0.1:{}/course/*", registry.port)],
+        progress: std::sync::Arc::new(grader::progress::Quiet),
     };
     let error = match grader::grade(&docker, &request).await {
         Ok(report) => panic!("graded: {report:#?}"),

@@ -1,7 +1,7 @@
 //! File checks on bytes already read: a number in a JSON file within bounds, two
 //! runs writing identical files, a Markdown document's required sections. Where
 //! the bytes come from (a command's output folder, the submission's tree) is the
-//! caller's business (`crate::apart`).
+//! caller's business (`crate::pipeline`).
 
 use super::{Outcome, Problem, clip};
 use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};

@@ -2,8 +2,7 @@
 //! expectation.
 
 use super::{Env, Outcome, Problem, clip};
-use crate::spec::{Expect, RequestSpec};
-use crate::wine;
+use crate::spec::{Expect, RequestSpec, Rows, first_rows};
 use serde_json::Value;
 
 /// The most of an answer the grader reads; a longer one fails the check.
@@ -33,7 +32,7 @@ pub async fn send(env: &Env<'_>, req: &RequestSpec) -> Result<Answer, Problem> {
     let method = reqwest::Method::from_bytes(req.method.as_bytes())
         .map_err(|e| Problem::Error(format!("bad method: {e}")))?;
     let mut builder = env.http.request(method, &url);
-    if let Some(body) = body_of(req) {
+    if let Some(body) = body_of(req, env.rows) {
         builder = builder
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body);
@@ -76,15 +75,15 @@ pub async fn send(env: &Env<'_>, req: &RequestSpec) -> Result<Answer, Problem> {
 }
 
 /// The request's body, sent as `application/json`: inline JSON, raw text (for
-/// malformed JSON), or a batch of wines from the data set.
-pub fn body_of(req: &RequestSpec) -> Option<Vec<u8>> {
+/// malformed JSON), or the first of the lab's rows.
+pub fn body_of(req: &RequestSpec, rows: Option<&Rows>) -> Option<Vec<u8>> {
     if let Some(json) = &req.json {
         Some(json.to_string().into_bytes())
     } else if let Some(raw) = &req.raw {
         Some(raw.clone().into_bytes())
     } else {
-        req.wines
-            .map(|n| wine::body_for(&wine::first(n)).to_string().into_bytes())
+        let (n, rows) = req.rows.zip(rows)?;
+        Some(rows.body(&first_rows(n)).to_string().into_bytes())
     }
 }
 

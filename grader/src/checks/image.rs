@@ -12,6 +12,8 @@ pub struct ImageFacts {
     pub exposed_ports: Vec<String>,
     pub labels: std::collections::HashMap<String, String>,
     pub volumes: Vec<String>,
+    /// The ENTRYPOINT, which names the program a student types.
+    pub entrypoint: Vec<String>,
 }
 
 impl From<&ImageInspect> for ImageFacts {
@@ -23,6 +25,7 @@ impl From<&ImageInspect> for ImageFacts {
             exposed_ports: config.exposed_ports.unwrap_or_default(),
             labels: config.labels.unwrap_or_default(),
             volumes: config.volumes.unwrap_or_default(),
+            entrypoint: config.entrypoint.unwrap_or_default(),
         }
     }
 }

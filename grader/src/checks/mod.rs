@@ -2,7 +2,8 @@
 //!
 //! A check returns `Err(Problem::Fail)` for what the submission did wrong (shown
 //! to the student) and `Err(Problem::Error)` when the grader could not run it.
-//! Time limits, ordering and scoring are the runner's business (`run.rs`).
+//! Time limits, ordering and scoring are the scheduler's business
+//! (`crate::pipeline`).
 
 pub mod command;
 pub mod files;
@@ -10,10 +11,10 @@ mod http;
 mod image;
 mod openapi;
 pub mod repository;
+mod rows;
 pub mod secrets;
 pub mod sigterm;
 mod snapshot;
-mod wine;
 
 pub use image::{ImageFacts, check as image_check};
 
@@ -38,6 +39,8 @@ pub struct Env<'a> {
     pub base: &'a str,
     pub image: &'a ImageFacts,
     pub snapshots: &'a std::collections::BTreeMap<String, String>,
+    /// The lab's rows, for requests and checks made of them.
+    pub rows: Option<&'a crate::spec::Rows>,
 }
 
 /// Runs one check (not `sigterm`, which the runner handles because it stops the
@@ -60,18 +63,46 @@ pub async fn run(check: &CheckSpec, env: &Env<'_>) -> Outcome {
             snapshot,
             redact,
         } => snapshot::check(env, request, snapshot, redact).await,
-        CheckKind::WineBatch { size } => wine::batch(env, *size).await,
-        CheckKind::WineAccuracy {
-            rows,
+        CheckKind::Batch {
+            request,
+            answer,
+            values,
+        } => {
+            let answers = rows::Answers {
+                request,
+                pointer: answer,
+                values,
+            };
+            rows::batch(env, &answers).await
+        }
+        CheckKind::Accuracy {
+            request,
+            answer,
+            values,
+            sample,
             seed,
+            batch,
             min_accuracy,
-        } => wine::accuracy(env, *rows, *seed, *min_accuracy).await,
+        } => {
+            let answers = rows::Answers {
+                request,
+                pointer: answer,
+                values,
+            };
+            let sample = rows::Sample {
+                size: *sample,
+                seed: *seed,
+                batch: *batch,
+                min_accuracy: *min_accuracy,
+            };
+            rows::accuracy(env, &answers, &sample).await
+        }
         CheckKind::OpenApi { paths } => openapi::check(env, paths).await,
         CheckKind::Sigterm { .. } => Err(Problem::Error(
-            "sigterm checks are run by the runner, at the end".into(),
+            "sigterm checks are run by the scheduler, at the end".into(),
         )),
         CheckKind::Command(_) | CheckKind::File(_) | CheckKind::Repository(_) => Err(
-            Problem::Error("command, file and repository checks are run by `apart`".into()),
+            Problem::Error("command, file and repository checks are run before the service".into()),
         ),
     }
 }

@@ -147,7 +147,7 @@ impl Held {
     /// Sends the request's head and the first half of its body, and returns
     /// once the service has had them.
     async fn start(env: &Env<'_>, request: &RequestSpec) -> Result<Held, String> {
-        let body = http::body_of(request).unwrap_or_default();
+        let body = http::body_of(request, env.rows).unwrap_or_default();
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|e| format!("bad method: {e}"))?;
         let (first, rest) = body.split_at(body.len() / 2);

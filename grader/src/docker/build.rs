@@ -65,6 +65,7 @@ pub async fn build(
     tag: &str,
     args: &BTreeMap<String, String>,
     limits: &BuildLimits,
+    on_step: &(dyn Fn(&str) + Sync),
 ) -> Result<Result<Built, BuildFailure>, bollard::errors::Error> {
     if docker.inspect_image(tag).await.is_ok() {
         return Ok(Ok(Built {
@@ -95,7 +96,15 @@ pub async fn build(
         .labels(&build_labels)
         .build();
 
-    let result = run(docker, options, ctx.tar.clone(), tag, limits.timeout).await?;
+    let result = run(
+        docker,
+        options,
+        ctx.tar.clone(),
+        tag,
+        limits.timeout,
+        on_step,
+    )
+    .await?;
     Ok(result.map(|_| Built {
         tag: tag.to_string(),
         cached: false,
@@ -105,13 +114,15 @@ pub async fn build(
 /// Runs one build to its end or its deadline and tidies up after it: the
 /// intermediate images of a multi-stage or failed build are removed, and so is
 /// our image when a concurrent build of the same content took the tag first.
-/// Returns the final image's id, or why the build failed.
+/// Returns the final image's id, or why the build failed. Each "Step N/M"
+/// line of the log goes to `on_step` as it comes.
 pub(crate) async fn run(
     docker: &Docker,
     options: bollard::query_parameters::BuildImageOptions,
     tar: Vec<u8>,
     tag: &str,
     timeout: Duration,
+    on_step: &(dyn Fn(&str) + Sync),
 ) -> Result<Result<String, BuildFailure>, bollard::errors::Error> {
     let mut stream = docker.build_image(options, None, Some(bollard::body_full(tar.into())));
     let mut log = LogTail::default();
@@ -128,6 +139,9 @@ pub(crate) async fn run(
                     && id.chars().all(|c| c.is_ascii_hexdigit())
                 {
                     layers.push(id.to_string());
+                }
+                if line.starts_with("Step ") {
+                    on_step(line);
                 }
                 log.push(line);
             }

@@ -145,8 +145,15 @@ pub async fn image(docker: &Docker, exe: &Path) -> Result<ProbeImage, ProbeError
         .networkmode("none")
         .labels(&image_labels)
         .build();
-    let built =
-        super::build::run(docker, options, tar, &probe.tag, Duration::from_secs(120)).await?;
+    let built = super::build::run(
+        docker,
+        options,
+        tar,
+        &probe.tag,
+        Duration::from_secs(120),
+        &|_| {},
+    )
+    .await?;
     if let Err(failure) = built {
         return Err(ProbeError::Build(format!("{failure:?}")));
     }

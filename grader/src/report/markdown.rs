@@ -19,6 +19,7 @@ pub fn markdown(report: &Report) -> String {
         let mark = match c.verdict {
             Verdict::Passed => "✅",
             Verdict::Errored => "⚠️",
+            Verdict::NotRun => "⏭️",
             _ => "❌",
         };
         out.push_str(&format!(

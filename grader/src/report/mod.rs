@@ -15,7 +15,7 @@ pub use table::table;
 
 use crate::result::{ContainerVerdict, Report, Verdict};
 
-/// The project's JSON report (schema `mlops-grader/report/v1`), with the
+/// The project's JSON report (schema `mlops-grader/report/v2`), with the
 /// characters serde_json leaves raw but a terminal acts on escaped.
 pub fn json(report: &Report) -> String {
     match serde_json::to_string_pretty(report) {
@@ -39,6 +39,7 @@ pub(crate) fn verdict_word(v: Verdict) -> &'static str {
         Verdict::Failed => "failed",
         Verdict::TimedOut => "timed out",
         Verdict::Errored => "errored",
+        Verdict::NotRun => "not run",
     }
 }
 
@@ -137,7 +138,7 @@ mod tests {
     #[test]
     fn the_json_report_names_its_schema() {
         let v: serde_json::Value = serde_json::from_str(&json(&report())).expect("json");
-        assert_eq!(v["schema"], "mlops-grader/report/v1");
+        assert_eq!(v["schema"], "mlops-grader/report/v2");
         assert_eq!(v["container"]["verdict"], "crashed");
         assert_eq!(v["checks"][1]["verdict"], "failed");
     }

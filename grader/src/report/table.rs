@@ -22,6 +22,7 @@ pub fn table(report: &Report, colour: bool) -> String {
             Verdict::Passed => Color::Green,
             Verdict::Failed | Verdict::TimedOut => Color::Red,
             Verdict::Errored => Color::Yellow,
+            Verdict::NotRun => Color::DarkGrey,
         };
         let mut result = Cell::new(verdict_word(c.verdict));
         if colour {

@@ -45,12 +45,22 @@ pub enum CheckKind {
         snapshot: String,
         redact: Vec<String>,
     },
-    /// A batch of wines from the data set gets one valid quality per wine.
-    WineBatch { size: usize },
-    /// Exact accuracy on a seeded sample of the data set's wines.
-    WineAccuracy {
-        rows: usize,
+    /// A request of the lab's rows gets an answer whose array at `answer`
+    /// holds one value per row, each within `values`.
+    Batch {
+        request: RequestSpec,
+        answer: String,
+        values: ValueRange,
+    },
+    /// Answers for a seeded sample of the lab's rows, sent `batch` rows at a
+    /// time, equal the rows' labels often enough.
+    Accuracy {
+        request: RequestSpec,
+        answer: String,
+        values: ValueRange,
+        sample: usize,
         seed: u64,
+        batch: usize,
         min_accuracy: f64,
     },
     /// `GET /openapi.json` is an OpenAPI 3 document listing these paths.
@@ -77,21 +87,58 @@ pub enum ImageRule {
     Label { label: String },
 }
 
+/// When a check is judged in a grade, in this order. Each kind declares its
+/// phase, and the scheduler (`crate::pipeline`) judges a phase's checks together: a phase whose
+/// needs did not come about (no image, no ready service) marks its checks
+/// "not run" instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    /// The submission's files and history, before anything is built.
+    Source,
+    /// The image, from its configuration, once it is built.
+    Build,
+    /// Commands, each in a container of its own (the submission's program or
+    /// a judge's steps), and the files they wrote.
+    Command,
+    /// The running service, through the probe.
+    Service,
+    /// What ends the service (SIGTERM), last.
+    Final,
+}
+
+impl Phase {
+    /// The phase's name, as progress lines show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Source => "source",
+            Phase::Build => "build",
+            Phase::Command => "command",
+            Phase::Service => "service",
+            Phase::Final => "final",
+        }
+    }
+}
+
 impl CheckKind {
-    /// Whether the check talks to the running service container. Image checks
-    /// read the image only; command, file and repository checks run apart from
-    /// the service (see [`CheckKind::runs_apart`]).
-    pub fn needs_container(&self) -> bool {
-        !matches!(self, CheckKind::Image(_)) && !self.runs_apart()
+    /// The phase this kind of check is judged in.
+    pub fn phase(&self) -> Phase {
+        match self {
+            CheckKind::Repository(_) => Phase::Source,
+            CheckKind::File(rule) if rule.command().is_none() => Phase::Source,
+            CheckKind::Image(_) => Phase::Build,
+            CheckKind::Command(_) | CheckKind::File(_) => Phase::Command,
+            CheckKind::Http { .. }
+            | CheckKind::Snapshot { .. }
+            | CheckKind::Batch { .. }
+            | CheckKind::Accuracy { .. }
+            | CheckKind::OpenApi { .. } => Phase::Service,
+            CheckKind::Sigterm { .. } => Phase::Final,
+        }
     }
 
-    /// Command, file and repository checks: judged apart from the service, by
-    /// `crate::apart`, before it starts.
-    pub fn runs_apart(&self) -> bool {
-        matches!(
-            self,
-            CheckKind::Command(_) | CheckKind::File(_) | CheckKind::Repository(_)
-        )
+    /// Whether the check talks to the running service container.
+    pub fn needs_container(&self) -> bool {
+        self.phase() >= Phase::Service
     }
 
     /// Whether the check needs the submission's image built: everything but
@@ -155,18 +202,71 @@ struct SnapshotFields {
     redact: Vec<String>,
 }
 
-#[derive(Deserialize)]
+/// What each value of an answer's array must be.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-struct WineBatchFields {
-    size: usize,
+pub struct ValueRange {
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    /// A whole number (`5`, not `5.5`).
+    #[serde(default)]
+    pub integer: bool,
+}
+
+impl ValueRange {
+    /// "an integer from 3 to 8", for messages.
+    pub fn describe(&self) -> String {
+        let what = if self.integer {
+            "an integer"
+        } else {
+            "a number"
+        };
+        match (self.min, self.max) {
+            (Some(lo), Some(hi)) => format!("{what} from {lo} to {hi}"),
+            (Some(lo), None) => format!("{what} of at least {lo}"),
+            (None, Some(hi)) => format!("{what} of at most {hi}"),
+            (None, None) => what.to_string(),
+        }
+    }
+
+    /// Whether `v` is such a value.
+    pub fn holds(&self, v: &serde_json::Value) -> bool {
+        let Some(x) = v.as_f64() else {
+            return false;
+        };
+        (!self.integer || (v.is_i64() || v.is_u64()))
+            && self.min.is_none_or(|lo| x >= lo)
+            && self.max.is_none_or(|hi| x <= hi)
+    }
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WineAccuracyFields {
-    rows: usize,
+struct BatchFields {
+    request: RequestSpec,
+    answer: String,
+    #[serde(default)]
+    values: ValueRange,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccuracyFields {
+    request: RequestSpec,
+    answer: String,
+    #[serde(default)]
+    values: ValueRange,
+    sample: usize,
     seed: u64,
+    #[serde(default = "default_accuracy_batch")]
+    batch: usize,
     min_accuracy: f64,
+}
+
+/// Rows per request in the accuracy check: small batches, so that a service
+/// whose batch handling is broken loses the batch check, not this one too.
+fn default_accuracy_batch() -> usize {
+    10
 }
 
 #[derive(Deserialize)]
@@ -241,17 +341,23 @@ impl<'de> Deserialize<'de> for CheckSpec {
                     redact: f.redact,
                 }
             }
-            "wine-batch" => {
-                let f: WineBatchFields =
-                    fields("wine-batch", raw.rest).map_err(D::Error::custom)?;
-                CheckKind::WineBatch { size: f.size }
+            "batch" => {
+                let f: BatchFields = fields("batch", raw.rest).map_err(D::Error::custom)?;
+                CheckKind::Batch {
+                    request: f.request,
+                    answer: f.answer,
+                    values: f.values,
+                }
             }
-            "wine-accuracy" => {
-                let f: WineAccuracyFields =
-                    fields("wine-accuracy", raw.rest).map_err(D::Error::custom)?;
-                CheckKind::WineAccuracy {
-                    rows: f.rows,
+            "accuracy" => {
+                let f: AccuracyFields = fields("accuracy", raw.rest).map_err(D::Error::custom)?;
+                CheckKind::Accuracy {
+                    request: f.request,
+                    answer: f.answer,
+                    values: f.values,
+                    sample: f.sample,
                     seed: f.seed,
+                    batch: f.batch,
                     min_accuracy: f.min_accuracy,
                 }
             }
@@ -273,7 +379,7 @@ impl<'de> Deserialize<'de> for CheckSpec {
             }
             other => {
                 return Err(D::Error::custom(format!(
-                    "check \"{}\": unknown kind \"{other}\" (expected image, http, snapshot, wine-batch, wine-accuracy, openapi, sigterm, command, file or repository)",
+                    "check \"{}\": unknown kind \"{other}\" (expected image, http, snapshot, batch, accuracy, openapi, sigterm, command, file or repository)",
                     raw.id
                 )));
             }
@@ -336,17 +442,41 @@ impl CheckSpec {
                     ));
                 }
             }
-            CheckKind::WineBatch { size } if !(1..=1000).contains(size) => {
-                return Err("size must be from 1 to 1000".into());
-            }
-            CheckKind::WineAccuracy {
-                rows, min_accuracy, ..
+            CheckKind::Batch {
+                request, answer, ..
             } => {
-                if !(1..=1000).contains(rows) {
-                    return Err("rows must be from 1 to 1000".into());
+                request.validate()?;
+                if request.rows.is_none() {
+                    return Err("a batch check's request needs rows".into());
+                }
+                pointer("answer", answer)?;
+            }
+            CheckKind::Accuracy {
+                request,
+                answer,
+                sample,
+                batch,
+                min_accuracy,
+                ..
+            } => {
+                request.validate()?;
+                if request.has_body() {
+                    return Err(
+                        "an accuracy check's request takes no body: the rows are drawn from the sample".into(),
+                    );
+                }
+                pointer("answer", answer)?;
+                if !(1..=1000).contains(sample) {
+                    return Err("sample must be from 1 to 1000".into());
+                }
+                if !(1..=1000).contains(batch) {
+                    return Err("batch must be from 1 to 1000".into());
                 }
                 if !(0.0..=1.0).contains(min_accuracy) {
                     return Err("min_accuracy must be from 0 to 1".into());
+                }
+                if lab.rows.is_none() {
+                    return Err("an accuracy check needs the lab's [rows]".into());
                 }
             }
             CheckKind::OpenApi { paths } if paths.iter().any(|p| !p.starts_with('/')) => {
@@ -357,9 +487,9 @@ impl CheckSpec {
             }
             CheckKind::Sigterm { request, .. } => {
                 request.validate()?;
-                if request.json.is_none() && request.raw.is_none() && request.wines.is_none() {
+                if !request.has_body() {
                     return Err(
-                        "the sigterm check's request needs a body (json, raw or wines): the grader holds it in flight by sending half of it"
+                        "the sigterm check's request needs a body (json, raw or rows): the grader holds it in flight by sending half of it"
                             .into(),
                     );
                 }
@@ -379,6 +509,37 @@ impl CheckSpec {
             CheckKind::Repository(rule) => rule.validate()?,
             _ => {}
         }
+        if lab.rows.is_none() && self.kind.requests().iter().any(|r| r.rows.is_some()) {
+            return Err(
+                "request.rows needs the lab's [rows] table (a CSV file in its data/ folder)".into(),
+            );
+        }
         Ok(())
+    }
+}
+
+impl CheckKind {
+    /// The HTTP requests this check sends as written (the accuracy check's
+    /// bodies are drawn at run time).
+    pub fn requests(&self) -> Vec<&RequestSpec> {
+        match self {
+            CheckKind::Http { request, also, .. } => std::iter::once(request).chain(also).collect(),
+            CheckKind::Snapshot { request, .. }
+            | CheckKind::Batch { request, .. }
+            | CheckKind::Accuracy { request, .. }
+            | CheckKind::Sigterm { request, .. } => vec![request],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A JSON pointer field: empty (the whole answer) or starting with '/'.
+fn pointer(field: &str, p: &str) -> Result<(), String> {
+    if p.is_empty() || p.starts_with('/') {
+        Ok(())
+    } else {
+        Err(format!(
+            "{field}: \"{p}\" is not a JSON pointer (starts with '/')"
+        ))
     }
 }

@@ -11,6 +11,13 @@ pub struct EmbeddedLab {
     pub snapshots: &'static [(&'static str, &'static str)],
 }
 
+/// The labs' data files, by their path from a lab's folder, as `lab.toml`
+/// names them (`[rows] file`).
+const DATA: &[(&str, &str)] = &[(
+    "../data/winequality-red.csv",
+    include_str!("../../labs/data/winequality-red.csv"),
+)];
+
 const LABS: &[EmbeddedLab] = &[
     EmbeddedLab {
         id: "week01",
@@ -86,9 +93,14 @@ pub fn embedded_lab(id: &str) -> Option<Result<LabSpec, SpecError>> {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    Some(LabSpec::parse(
+    let data = |name: &str| match DATA.iter().find(|(path, _)| *path == name) {
+        Some((_, text)) => Ok(text.to_string()),
+        None => Err(format!("\"{name}\" is not a data file the grader carries")),
+    };
+    Some(LabSpec::parse_with_data(
         lab.spec,
         &format!("grader/labs/{}/lab.toml", lab.id),
         snapshots,
+        &data,
     ))
 }

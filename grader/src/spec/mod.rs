@@ -11,12 +11,14 @@ mod command;
 mod embedded;
 mod files;
 mod request;
+mod rows;
 
-pub use check::{CheckKind, CheckSpec, ImageRule, Visibility};
+pub use check::{CheckKind, CheckSpec, ImageRule, Phase, ValueRange, Visibility};
 pub use command::{CommandExpect, CommandSpec, Input, SUBMISSION, StepSpec, StreamExpect, WORKDIR};
 pub use embedded::{EmbeddedLab, embedded_lab, embedded_labs};
 pub use files::{DEFAULT_TYPES, FileRule, FileSource, RepoRule};
 pub use request::{Expect, RequestSpec};
+pub use rows::{Rows, RowsSpec, first as first_rows};
 
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
@@ -41,6 +43,12 @@ pub struct LabSpec {
     #[serde(default)]
     pub judges: BTreeMap<String, String>,
     pub checks: Vec<CheckSpec>,
+    /// The rows requests are made of, as `[rows]` declares them.
+    #[serde(default, rename = "rows")]
+    pub rows_spec: Option<RowsSpec>,
+    /// Those rows, read from the lab's `data/` folder, never the submission.
+    #[serde(skip)]
+    pub rows: Option<Rows>,
     /// Expected snapshots, keyed by name; filled from the lab's `snapshots/` folder,
     /// never from the submission.
     #[serde(skip)]
@@ -198,6 +206,19 @@ impl LabSpec {
         origin: &str,
         snapshots: BTreeMap<String, String>,
     ) -> Result<Self, SpecError> {
+        Self::parse_with_data(text, origin, snapshots, &|name| {
+            Err(format!("\"{name}\": this lab has no data files"))
+        })
+    }
+
+    /// Parses and validates a specification; `data` reads a data file it
+    /// names (`[rows] file`), by its path relative to the lab's folder.
+    pub fn parse_with_data(
+        text: &str,
+        origin: &str,
+        snapshots: BTreeMap<String, String>,
+        data: &dyn Fn(&str) -> Result<String, String>,
+    ) -> Result<Self, SpecError> {
         let mut spec: LabSpec = toml::from_str(text).map_err(|e| SpecError::Parse {
             origin: origin.to_string(),
             // toml's message spans several lines with a source excerpt; keep it whole
@@ -206,11 +227,21 @@ impl LabSpec {
         })?;
         spec.origin = origin.to_string();
         spec.snapshots = snapshots;
+        if let Some(rows) = &spec.rows_spec {
+            let invalid = |field: &str, problem: String| SpecError::Invalid {
+                origin: origin.to_string(),
+                field: field.to_string(),
+                problem,
+            };
+            let text = data(&rows.file).map_err(|p| invalid("rows.file", p))?;
+            spec.rows = Some(Rows::parse(rows, &text).map_err(|p| invalid("rows", p))?);
+        }
         spec.validate()?;
         Ok(spec)
     }
 
-    /// Reads `lab.toml` and its `snapshots/*.snap` from a folder on disk.
+    /// Reads `lab.toml`, its `snapshots/*.snap` and the data files it names
+    /// from a folder on disk.
     pub fn from_dir(dir: &Path) -> Result<Self, SpecError> {
         let file = dir.join("lab.toml");
         let origin = file.display().to_string();
@@ -237,7 +268,12 @@ impl LabSpec {
                 }
             }
         }
-        Self::parse(&text, &origin, snapshots)
+        // The lab's own files: an instructor's, not a submission's.
+        let data = |name: &str| {
+            std::fs::read_to_string(dir.join(name))
+                .map_err(|e| format!("cannot read {}: {e}", dir.join(name).display()))
+        };
+        Self::parse_with_data(&text, &origin, snapshots, &data)
     }
 
     /// Whether the lab has a service to start: a check talks to it. A lab without

@@ -13,8 +13,9 @@ pub struct RequestSpec {
     pub json: Option<serde_json::Value>,
     /// A body sent as is, with `Content-Type: application/json` (for malformed JSON).
     pub raw: Option<String>,
-    /// `{"inputs": [...]}` holding this many wines from the data set, in order.
-    pub wines: Option<usize>,
+    /// This many of the lab's rows (`[rows]`), from the first, as
+    /// `{"<list>": [...]}`.
+    pub rows: Option<usize>,
 }
 
 fn default_method() -> String {
@@ -29,7 +30,7 @@ impl RequestSpec {
             path: path.into(),
             json: None,
             raw: None,
-            wines: None,
+            rows: None,
         }
     }
 
@@ -40,6 +41,11 @@ impl RequestSpec {
             json: Some(body),
             ..Self::get(path)
         }
+    }
+
+    /// Whether the request sends a body.
+    pub fn has_body(&self) -> bool {
+        self.json.is_some() || self.raw.is_some() || self.rows.is_some()
     }
 
     pub(super) fn validate(&self) -> Result<(), String> {
@@ -58,16 +64,12 @@ impl RequestSpec {
                 self.path
             ));
         }
-        let bodies = [
-            self.json.is_some(),
-            self.raw.is_some(),
-            self.wines.is_some(),
-        ];
+        let bodies = [self.json.is_some(), self.raw.is_some(), self.rows.is_some()];
         if bodies.iter().filter(|b| **b).count() > 1 {
-            return Err("request: give at most one of json, raw and wines".into());
+            return Err("request: give at most one of json, raw and rows".into());
         }
-        if self.wines.is_some_and(|n| n > 100_000) {
-            return Err("request.wines: at most 100000".into());
+        if self.rows.is_some_and(|n| n > 100_000) {
+            return Err("request.rows: at most 100000".into());
         }
         Ok(())
     }

@@ -213,8 +213,8 @@ fn command_file_and_repository_checks_parse_without_a_service() {
     assert!(!lab.has_service());
     assert!(lab.needs_image());
     assert_eq!(lab.container.port, 0);
-    let kinds: Vec<bool> = lab.checks.iter().map(|c| c.kind.runs_apart()).collect();
-    assert!(kinds.iter().all(|k| *k));
+    let before_service = |c: &CheckSpec| c.kind.phase() < Phase::Service;
+    assert!(lab.checks.iter().all(before_service));
     let CheckKind::Command(train) = &lab.checks[0].kind else {
         panic!("a command")
     };
@@ -234,9 +234,9 @@ fn command_file_and_repository_checks_parse_without_a_service() {
     ))
     .expect("valid");
     assert!(!repo_only.needs_image() && !repo_only.has_service());
-    // The week-8 lab has a service, and nothing of it runs apart.
+    // The week-8 lab has a service, and all of it is judged from the build on.
     let w8 = embedded_lab("week08").expect("known").expect("valid");
-    assert!(w8.has_service() && w8.checks.iter().all(|c| !c.kind.runs_apart()));
+    assert!(w8.has_service() && w8.checks.iter().all(|c| c.kind.phase() >= Phase::Build));
 }
 
 #[test]
@@ -447,5 +447,34 @@ fn steps_name_known_judges_and_carry_their_own_command_lines() {
             .expect_err("must be refused")
             .to_string();
         assert!(err.contains(want), "expected «{want}» in «{err}»");
+    }
+}
+
+#[test]
+fn the_labs_rows_are_the_wines_the_solutions_train_on() {
+    // Week 8's rows are a CSV in grader/labs/data; the solutions read the same
+    // wines from linfa-datasets. Row for row, value for value, they agree, so a
+    // correct service's accuracy is the same whichever the grader reads.
+    let lab = embedded_lab("week08").expect("known").expect("valid");
+    let rows = lab.rows.as_ref().expect("week 8 declares [rows]");
+    let wines = linfa_datasets::winequality();
+    assert_eq!(rows.len(), wines.records().nrows());
+    // The columns in the data set's order, as the CSV's header names them.
+    let csv = include_str!("../../labs/data/winequality-red.csv");
+    let header: Vec<&str> = csv.lines().next().unwrap_or_default().split(',').collect();
+    let names = &header[..11];
+    assert_eq!(header[11], "quality");
+    for (i, record) in wines.records().rows().into_iter().enumerate() {
+        let body = rows.body(&[i]);
+        let sent = &body["inputs"][0];
+        assert_eq!(sent.as_object().map(|o| o.len()), Some(11), "row {i}");
+        for (name, value) in names.iter().zip(record.iter()) {
+            assert_eq!(sent[*name].as_f64(), Some(*value), "row {i}, {name}");
+        }
+        assert_eq!(
+            rows.label(i).as_f64(),
+            Some(wines.targets()[i] as f64),
+            "row {i}"
+        );
     }
 }

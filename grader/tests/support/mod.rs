@@ -182,6 +182,7 @@ pub async fn grade_alongside(
         probe_exe: PathBuf::from(env!("CARGO_BIN_EXE_grader-probe")),
         runtime: None,
         allow_images: Vec::new(),
+        progress: std::sync::Arc::new(grader::progress::Quiet),
     };
     grader::grade(docker, &request)
         .await
@@ -236,6 +237,7 @@ pub async fn grade_with(
         probe_exe: PathBuf::from(env!("CARGO_BIN_EXE_grader-probe")),
         runtime: None,
         allow_images: Vec::new(),
+        progress: std::sync::Arc::new(grader::progress::Quiet),
     };
     let report = grader::grade(docker, &request)
         .await

@@ -1,166 +1,66 @@
-//! The checks judged apart from the service: command-line, file and repository
-//! checks. The runner (`run.rs`) calls two functions:
-//!
-//! - [`judge_source`] before the build: repository checks and file checks on
-//!   the submission's own files need no image, so a broken Dockerfile does not
-//!   cost them, and a lab of such checks only builds nothing;
-//! - [`judge_built`] once the image is built: command checks, each in a fresh
-//!   container with no network (`docker::command`), and the file checks on
-//!   what the commands wrote. A lab with no service also has its image checks
-//!   judged here, since no service container will be started. With no image
-//!   (a lab with no Dockerfile, or one that did not build) it judges the
-//!   commands that run only judges' images, and what they wrote.
+//! Phase three, command: command checks, each in fresh containers with no
+//! network (`docker::command`), and the file checks on what the commands
+//! wrote. With no image (a lab with no Dockerfile, or one that did not build)
+//! it judges the commands that run only judges' images, and what they wrote.
 //!
 //! A command check's run is kept for the file checks that read it; a file check
 //! whose command was not run (a hidden command in a student's grade) runs it.
 
-use crate::checks::{self, ImageFacts, Outcome, Problem};
+use super::GradeError;
+use super::build::Image;
+use super::scorecard::Scorecard;
+use super::watch::Watch;
+use crate::checks::{self, Outcome, Problem};
 use crate::docker::command::{self, Argv, Finished, Invocation, RunError, Step};
-use crate::result::{Report, Verdict};
-use crate::run::GradeError;
-use crate::spec::{
-    CheckKind, CheckSpec, CommandSpec, FileRule, FileSource, Input, LabSpec, StepSpec,
-};
+use crate::spec::{CheckKind, CheckSpec, CommandSpec, FileRule, Input, LabSpec, Phase, StepSpec};
 use bollard::Docker;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Judges repository checks and file checks on the submission's own files.
-pub async fn judge_source(submission: &Path, checks: &[&CheckSpec], report: &mut Report) {
-    let t = Instant::now();
-    let of_the_tree = |c: &&&CheckSpec| match &c.kind {
-        CheckKind::Repository(_) => true,
-        CheckKind::File(rule) => rule.command().is_none(),
-        _ => false,
-    };
-    for check in checks.iter().filter(of_the_tree) {
-        let started = Instant::now();
-        let kind = check.kind.clone();
-        let dir = submission.to_path_buf();
-        let work = tokio::task::spawn_blocking(move || judge_from_source(&kind, &dir));
-        let outcome = match tokio::time::timeout(check.timeout, work).await {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(e)) => Err(Problem::Error(format!("the check stopped: {e}"))),
-            Err(_) => {
-                record(report, check, timed_out(check.timeout), started);
-                continue;
-            }
-        };
-        record(report, check, verdict(outcome), started);
-    }
-    report.timings.checks_ms += t.elapsed().as_millis() as u64;
-}
-
-fn judge_from_source(kind: &CheckKind, dir: &Path) -> Outcome {
-    match kind {
-        CheckKind::Repository(rule) => checks::repository::check(rule, dir),
-        CheckKind::File(FileRule::SecretScan { history }) => {
-            let mut found = checks::secrets::scan_tree(dir)?;
-            if *history {
-                found.extend(checks::repository::scan_history(dir)?);
-            }
-            checks::secrets::verdict(found)
-        }
-        CheckKind::File(FileRule::Json {
-            source: FileSource::Tree,
-            path,
-            pointer,
-            min,
-            max,
-        }) => {
-            let bytes = checks::files::read_tree_file(dir, path)?;
-            checks::files::json_threshold(path, &bytes, pointer, *min, *max)
-        }
-        CheckKind::File(FileRule::TomlKeys {
-            source: FileSource::Tree,
-            path,
-            tables,
-        }) => {
-            let bytes = checks::files::read_tree_file(dir, path)?;
-            checks::files::toml_tables(path, &bytes, tables)
-        }
-        CheckKind::File(FileRule::MarkdownSections {
-            source: FileSource::Tree,
-            path,
-            sections,
-            min_words,
-        }) => {
-            let bytes = checks::files::read_tree_file(dir, path)?;
-            let text = String::from_utf8_lossy(&bytes);
-            checks::files::markdown_sections(path, &text, sections, *min_words)
-        }
-        _ => Err(Problem::Error(
-            "not a check of the submission's files".into(),
-        )),
-    }
-}
-
-/// The submission's image, once built, and what it says of itself.
-pub struct Built<'a> {
-    pub tag: &'a str,
-    pub facts: &'a ImageFacts,
-}
-
-/// Judges command checks and the file checks on their output (and, for a lab
-/// with no service, the image checks). Without an image, only the commands
-/// that run judges' images alone.
-pub async fn judge_built(
+/// Judges command checks and the file checks on their output. Without an
+/// image, only the commands that run judges' images alone.
+pub async fn judge(
     docker: &Docker,
     lab: &LabSpec,
     submission: &Path,
-    built: Option<Built<'_>>,
+    image: Option<&Image>,
     checks: &[&CheckSpec],
-    report: &mut Report,
+    card: &mut Scorecard,
+    watch: &Watch<'_>,
 ) -> Result<(), GradeError> {
-    let has_image = built.is_some();
     let judged_here = |c: &&&CheckSpec| {
-        let runnable = has_image || !lab.check_needs_image(c);
-        runnable
-            && match &c.kind {
-                CheckKind::Image(_) => !lab.has_service(),
-                CheckKind::Command(_) => true,
-                CheckKind::File(rule) => rule.command().is_some(),
-                _ => false,
-            }
+        let runnable = image.is_some() || !lab.check_needs_image(c);
+        runnable && c.kind.phase() == Phase::Command
     };
     if !checks.iter().any(|c| judged_here(&c)) {
         return Ok(());
     }
     let t = Instant::now();
-    let entrypoint = match &built {
-        Some(b) => docker
-            .inspect_image(b.tag)
-            .await?
-            .config
-            .and_then(|c| c.entrypoint)
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
     let mut runner = Runner {
         docker,
         lab,
         submission,
-        image: built.as_ref().map(|b| b.tag),
-        image_volumes: built.as_ref().map_or(&[][..], |b| &b.facts.volumes),
-        program: program_name(&entrypoint),
+        image: image.map(|i| i.tag.as_str()),
+        image_volumes: image.map_or(&[][..], |i| &i.facts.volumes),
+        program: program_name(image.map_or(&[][..], |i| &i.facts.entrypoint)),
         runs: HashMap::new(),
         trees: HashMap::new(),
         judges_present: Vec::new(),
     };
     for check in checks.iter().filter(|c| judged_here(c)) {
+        watch.step(&check.title);
         let started = Instant::now();
-        let outcome = match (&check.kind, &built) {
-            (CheckKind::Image(rule), Some(b)) => checks::image_check(rule, b.facts),
-            (CheckKind::Command(spec), _) => {
+        let outcome = match &check.kind {
+            CheckKind::Command(spec) => {
                 runner.command_check(&check.id, spec, check.timeout).await?
             }
-            (CheckKind::File(rule), _) => runner.file_check(rule).await?,
+            CheckKind::File(rule) => runner.file_check(rule).await?,
             _ => continue,
         };
-        record(report, check, verdict(outcome), started);
+        card.judge(&check.id, outcome, started);
     }
-    report.timings.checks_ms += t.elapsed().as_millis() as u64;
+    card.report.timings.checks_ms += t.elapsed().as_millis() as u64;
     Ok(())
 }
 
@@ -259,7 +159,7 @@ impl Runner<'_> {
         spec: &CommandSpec,
         deadline: Duration,
     ) -> Result<Result<Finished, String>, GradeError> {
-        let no_image = || "not run: the submission's image did not build".to_string();
+        let no_image = || "the submission's image did not build, so it cannot run".to_string();
         // Each step's image, then the steps themselves (borrowing those names).
         let mut images = Vec::new();
         if spec.steps.is_empty() {
@@ -397,7 +297,11 @@ impl Runner<'_> {
         let out_dir = spec.output_dir.clone().unwrap_or_default();
         let first = match self.first_run(id).await? {
             Ok(f) => f.clone(),
-            Err(why) => return Ok(Err(Problem::Fail(format!("not run: {why}")))),
+            Err(why) => {
+                return Ok(Err(Problem::Fail(format!(
+                    "its command could not run: {why}"
+                ))));
+            }
         };
         if let Some(problem) = unusable(&first, &shown, deadline) {
             return Ok(Err(problem));
@@ -503,39 +407,6 @@ fn quoted(arg: &str) -> String {
         arg.to_string()
     } else {
         format!("'{}'", arg.replace('\'', r"'\''"))
-    }
-}
-
-fn verdict(outcome: Outcome) -> (Verdict, Option<String>) {
-    match outcome {
-        Ok(()) => (Verdict::Passed, None),
-        Err(Problem::Fail(m)) => (Verdict::Failed, Some(m)),
-        Err(Problem::Error(m)) => (Verdict::Errored, Some(m)),
-    }
-}
-
-fn timed_out(limit: Duration) -> (Verdict, Option<String>) {
-    (
-        Verdict::TimedOut,
-        Some(format!("no result within {} s", limit.as_secs())),
-    )
-}
-
-fn record(
-    report: &mut Report,
-    check: &CheckSpec,
-    (verdict, message): (Verdict, Option<String>),
-    started: Instant,
-) {
-    if let Some(c) = report.checks.iter_mut().find(|c| c.id == check.id) {
-        c.verdict = verdict;
-        c.earned = if verdict == Verdict::Passed {
-            c.points
-        } else {
-            0
-        };
-        c.message = message;
-        c.duration_ms = started.elapsed().as_millis() as u64;
     }
 }
 

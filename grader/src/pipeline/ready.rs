@@ -1,0 +1,135 @@
+//! Readiness: the service is ready when it listens on the contract's port at an
+//! address the outside can reach and answers the readiness path with 200.
+//! Each miss is kept so a student who never gets there is told the last one.
+
+use super::GradeError;
+use super::service::fate;
+use crate::checks;
+use crate::docker::probe;
+use crate::result::ContainerVerdict;
+use crate::spec::LabSpec;
+use bollard::Docker;
+use std::time::{Duration, Instant};
+
+pub enum Ready {
+    Yes,
+    No(String),
+}
+
+/// Polls until the service listens on a non-loopback address and answers the
+/// readiness path with 200, the container dies, or the deadline passes.
+pub async fn wait_ready(
+    docker: &Docker,
+    id: &str,
+    probe_id: &str,
+    image: &probe::ProbeImage,
+    http: &reqwest::Client,
+    base: &str,
+    lab: &LabSpec,
+) -> Result<Ready, GradeError> {
+    let c = &lab.container;
+    let deadline = Instant::now() + Duration::from_secs(c.ready_timeout_secs);
+    let mut last = format!(
+        "nothing listened on port {} within {} s",
+        c.port, c.ready_timeout_secs
+    );
+    loop {
+        let (verdict, code, _) = fate(docker, id).await?;
+        if let Some(v) = verdict {
+            let what = match v {
+                ContainerVerdict::OutOfMemory => "it ran out of memory".to_string(),
+                _ => format!("it exited with code {}", code.unwrap_or(-1)),
+            };
+            return Ok(Ready::No(format!(
+                "the service stopped before it was ready: {what}"
+            )));
+        }
+        let (out, _) = probe::run(docker, probe_id, image, &["listeners"], 4096).await?;
+        let listening = Listening::parse(&String::from_utf8_lossy(&out), c.port);
+        let reachable = listening.reachable();
+        if !listening.on_port.is_empty() && !reachable {
+            last = format!(
+                "it listens on {} only, which nothing outside the container can reach; listen on 0.0.0.0:{}",
+                listening.on_port.join(", "),
+                c.port
+            );
+        } else if listening.on_port.is_empty() && !listening.other_ports.is_empty() {
+            last = format!(
+                "nothing listened on port {} within {} s; it listens on port {} instead (the port comes from $PORT)",
+                c.port,
+                c.ready_timeout_secs,
+                listening.other_ports.join(", ")
+            );
+        } else if reachable {
+            let url = format!("{base}{}", c.ready_path);
+            match http.get(&url).timeout(Duration::from_secs(2)).send().await {
+                Ok(r) if r.status().as_u16() == 200 => return Ok(Ready::Yes),
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    let redirect = checks::redirect_note(status, r.headers());
+                    last = format!(
+                        "GET {} answered {status}{redirect} until the {} s deadline, never 200",
+                        c.ready_path, c.ready_timeout_secs
+                    )
+                }
+                Err(_) => {
+                    last = format!(
+                        "GET {} got no answer within the {} s deadline",
+                        c.ready_path, c.ready_timeout_secs
+                    )
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            return Ok(Ready::No(format!("the service never became ready: {last}")));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// What listens in the submission's network namespace, as the probe reads it.
+#[derive(Debug, Default, PartialEq)]
+struct Listening {
+    /// Addresses listening on the contract's port.
+    on_port: Vec<String>,
+    /// Other ports something listens on, without duplicates.
+    other_ports: Vec<String>,
+}
+
+impl Listening {
+    /// Parses the probe's "ADDRESS PORT" lines; anything else is ignored.
+    fn parse(out: &str, port: u16) -> Self {
+        let mut found = Listening::default();
+        for (addr, p) in out.lines().filter_map(|l| l.split_once(' ')) {
+            match p.trim().parse::<u16>() {
+                Ok(p) if p == port => found.on_port.push(addr.to_string()),
+                Ok(p) if !found.other_ports.contains(&p.to_string()) => {
+                    found.other_ports.push(p.to_string())
+                }
+                _ => {}
+            }
+        }
+        found
+    }
+
+    /// Whether something listens on the port at an address other than loopback.
+    fn reachable(&self) -> bool {
+        self.on_port.iter().any(|a| a != "127.0.0.1" && a != "::1")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Listening;
+
+    #[test]
+    fn listeners_are_sorted_into_the_contract_port_and_the_others() {
+        let out = "127.0.0.1 8080\n0.0.0.0 9090\n:: 9090\nnot a line\n0.0.0.0 70000\n";
+        let l = Listening::parse(out, 8080);
+        assert_eq!(l.on_port, vec!["127.0.0.1"]);
+        assert_eq!(l.other_ports, vec!["9090"]);
+        assert!(!l.reachable());
+        assert!(Listening::parse("0.0.0.0 8080\n", 8080).reachable());
+        assert!(Listening::parse(":: 8080\n", 8080).reachable());
+    }
+}

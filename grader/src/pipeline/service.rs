@@ -1,0 +1,351 @@
+//! Phases four and five, service and final: start the submission in its
+//! sandbox with the probe in its network namespace, wait until it is ready,
+//! run the service's checks in order through the relay, then the final checks
+//! (SIGTERM), which stop it. Teardown happens whatever went before.
+
+use super::build::Image;
+use super::ready::{Ready, wait_ready};
+use super::scorecard::{Scorecard, ms};
+use super::watch::Watch;
+use super::{GradeError, GradeRequest};
+use crate::checks::{self, Env};
+use crate::docker::output::Capture;
+use crate::docker::{labels, probe, relay, sandbox, sweep};
+use crate::result::ContainerVerdict;
+use crate::spec::{CheckKind, CheckSpec, Phase};
+use bollard::Docker;
+use bollard::query_parameters::{CreateContainerOptionsBuilder, KillContainerOptions};
+use std::time::{Duration, Instant};
+
+/// Starts the service, judges the service and final phases, tears down.
+pub async fn run(
+    docker: &Docker,
+    req: &GradeRequest,
+    checks: &[&CheckSpec],
+    image: &Image,
+    card: &mut Scorecard,
+    watch: &mut Watch<'_>,
+) -> Result<(), GradeError> {
+    let lab = &req.lab;
+    let t = Instant::now();
+    watch.step("starting the service");
+    let sha = card.report.submission.context_sha256.as_deref();
+    let name = format!("grader-{}-{}", lab.id, &sha.unwrap_or("x")[..12]);
+    let opts = CreateContainerOptionsBuilder::default()
+        .name(&labels::unique(&name))
+        .build();
+    let mut body = sandbox::submission(&image.tag, &lab.id, &lab.container, &image.facts.volumes);
+    if let Some(host) = body.host_config.as_mut() {
+        host.runtime.clone_from(&req.runtime);
+    }
+    let id = match docker.create_container(Some(opts), body).await {
+        Ok(created) => created.id,
+        // The engine refuses to make a container of this image (no command, say).
+        Err(e) => match refusal(&e) {
+            Some(why) => {
+                let what = format!("the container could not be created: {why}");
+                not_started(card, checks, &what);
+                card.report.timings.start_ms = ms(t);
+                return Ok(());
+            }
+            None => return Err(e.into()),
+        },
+    };
+    let mut probe_id: Option<String> = None;
+    let mut capture = None;
+    let outcome = async {
+        capture = Some(Capture::attach(docker, &id).await?);
+        // The probe container is made while the submission starts: it joins
+        // the submission's namespace only when it is started itself.
+        let probe_made = async {
+            let image = probe::image(docker, &req.probe_exe).await?;
+            let pid = probe::create(docker, &image, &id, &lab.id, lab.container.port).await?;
+            Ok::<_, GradeError>((image, pid))
+        };
+        let (started, made) = tokio::join!(docker.start_container(&id, None), probe_made);
+        let (probe_image, pid) = made?;
+        probe_id = Some(pid.clone());
+        if let Err(e) = started {
+            // Our configuration starts other images, so a refusal here is the
+            // image's doing (an entrypoint that does not exist, say).
+            return match refusal(&e) {
+                Some(why) => {
+                    let what = format!("the container did not start: {why}");
+                    not_started(card, checks, &what);
+                    Ok(())
+                }
+                None => Err(e.into()),
+            };
+        }
+        if let Err(e) = probe::start(docker, &pid).await {
+            // The probe cannot join a container that has already stopped: that is
+            // the submission's fate, not a failure of grading.
+            return match fate(docker, &id).await? {
+                (Some(verdict), code, oom) => {
+                    stopped_before_ready(card, checks, (verdict, code, oom));
+                    Ok(())
+                }
+                _ => Err(e.into()),
+            };
+        }
+        card.report.timings.start_ms = ms(t);
+        let service = Service {
+            docker,
+            id: &id,
+            probe_id: &pid,
+            probe_image,
+        };
+        judge(&service, req, checks, image, card, watch).await
+    }
+    .await;
+
+    // Teardown, whatever happened.
+    let t = Instant::now();
+    let probe_gone = async {
+        match &probe_id {
+            Some(pid) => sweep::remove_container(docker, pid).await,
+            None => Ok(()),
+        }
+    };
+    let (probe_gone, gone) = tokio::join!(probe_gone, sweep::remove_container(docker, &id));
+    probe_gone?;
+    gone?;
+    if let Some(capture) = capture {
+        let out = capture.finish();
+        card.report.container.output_over_cap = out.bytes > lab.container.log_cap_bytes;
+        card.report.container.log_excerpt = out.excerpt();
+    }
+    card.report.timings.teardown_ms = ms(t);
+    outcome
+}
+
+/// The running submission and the probe in its namespace.
+struct Service<'a> {
+    docker: &'a Docker,
+    id: &'a str,
+    probe_id: &'a str,
+    probe_image: probe::ProbeImage,
+}
+
+/// Waits until ready, runs the service's checks in order, then the final
+/// ones, and records the container's fate.
+async fn judge(
+    service: &Service<'_>,
+    req: &GradeRequest,
+    checks: &[&CheckSpec],
+    image: &Image,
+    card: &mut Scorecard,
+    watch: &mut Watch<'_>,
+) -> Result<(), GradeError> {
+    let (docker, id) = (service.docker, service.id);
+    let lab = &req.lab;
+    let deadline = Instant::now() + Duration::from_secs(lab.container.run_timeout_secs);
+    let relay = relay::Relay::start(docker, service.probe_id)
+        .await
+        .map_err(|e| GradeError::Other(format!("cannot open the relay socket: {e}")))?;
+    // Every connection goes through the relay whatever the host, so the URL's
+    // host only sets the Host header the service sees.
+    let base = format!("http://localhost:{}", lab.container.port);
+    let http = relay
+        .client()
+        .map_err(|e| GradeError::Other(format!("HTTP client: {e}")))?;
+
+    let t = Instant::now();
+    watch.step(&format!(
+        "waiting until GET {} answers 200",
+        lab.container.ready_path
+    ));
+    let ready = wait_ready(
+        docker,
+        id,
+        service.probe_id,
+        &service.probe_image,
+        &http,
+        &base,
+        lab,
+    )
+    .await?;
+    card.report.timings.ready_ms = ms(t);
+
+    let env = Env {
+        http: &http,
+        base: &base,
+        image: &image.facts,
+        snapshots: &lab.snapshots,
+        rows: lab.rows.as_ref(),
+    };
+    let t = Instant::now();
+    // Why the remaining checks are not run, once that is known.
+    let mut stopped: Option<String> = None;
+    if let Ready::No(reason) = ready {
+        let (verdict, code, oom) = fate(docker, id).await?;
+        let container = &mut card.report.container;
+        container.verdict = verdict.unwrap_or(ContainerVerdict::NeverReady);
+        container.exit_code = code;
+        container.oom_killed = oom;
+        container.detail = Some(reason.clone());
+        stopped = Some(reason);
+    }
+    let budget = (deadline, lab.container.run_timeout_secs);
+    for check in checks.iter().filter(|c| c.kind.phase() == Phase::Service) {
+        if stopped.is_none() {
+            stopped = interrupted(docker, id, budget, card).await?;
+        }
+        if let Some(why) = &stopped {
+            card.not_run([check], why);
+            continue;
+        }
+        watch.step(&check.title);
+        let started = Instant::now();
+        let limit = check
+            .timeout
+            .min(deadline.saturating_duration_since(Instant::now()));
+        match tokio::time::timeout(limit, checks::run(check, &env)).await {
+            Ok(outcome) => card.judge(&check.id, outcome, started),
+            Err(_) => card.timed_out(&check.id, limit, started),
+        }
+    }
+    if stopped.is_none() {
+        stopped = interrupted(docker, id, budget, card).await?;
+    }
+    let last: Vec<&CheckSpec> = checks
+        .iter()
+        .copied()
+        .filter(|c| c.kind.phase() == Phase::Final)
+        .collect();
+    if !last.is_empty() {
+        watch.enter(Phase::Final, card, checks);
+    }
+    for check in last {
+        let CheckKind::Sigterm {
+            grace_secs,
+            request,
+        } = &check.kind
+        else {
+            continue;
+        };
+        if let Some(why) = &stopped {
+            card.not_run([&check], why);
+            continue;
+        }
+        watch.step(&check.title);
+        let started = Instant::now();
+        let grace = Duration::from_secs(*grace_secs);
+        let outcome = checks::sigterm::check(docker, id, &env, request, grace).await?;
+        stopped = Some("the service was stopped by the SIGTERM check before it".into());
+        card.judge(&check.id, outcome, started);
+    }
+    card.report.timings.checks_ms += ms(t);
+    drop(relay);
+    Ok(())
+}
+
+/// If the container is no longer running, or the run's deadline has passed,
+/// records why and returns the message for the checks that will not run.
+async fn interrupted(
+    docker: &Docker,
+    id: &str,
+    (deadline, secs): (Instant, u64),
+    card: &mut Scorecard,
+) -> Result<Option<String>, GradeError> {
+    let container = &mut card.report.container;
+    let (verdict, code, oom) = fate(docker, id).await?;
+    if let Some(v) = verdict {
+        container.verdict = v;
+        container.exit_code = code;
+        container.oom_killed = oom;
+        let what = if oom {
+            "ran out of memory and was killed".to_string()
+        } else {
+            format!(
+                "exited with code {} in the middle of the checks",
+                code.unwrap_or(-1)
+            )
+        };
+        container.detail = Some(format!("the service {what}"));
+        return Ok(Some(format!("the service {what}")));
+    }
+    if Instant::now() >= deadline {
+        docker
+            .kill_container(id, None::<KillContainerOptions>)
+            .await
+            .ok();
+        container.verdict = ContainerVerdict::KilledAtDeadline;
+        container.detail = Some(format!(
+            "the checks did not finish within the run's {secs} s; the container was killed"
+        ));
+        return Ok(Some(format!("the run's {secs} s deadline passed")));
+    }
+    Ok(None)
+}
+
+/// The container's state: a verdict if it has stopped, its exit code, OOM.
+pub(super) async fn fate(
+    docker: &Docker,
+    id: &str,
+) -> Result<(Option<ContainerVerdict>, Option<i64>, bool), GradeError> {
+    let state = docker
+        .inspect_container(id, None)
+        .await?
+        .state
+        .unwrap_or_default();
+    let oom = state.oom_killed.unwrap_or(false);
+    if state.running.unwrap_or(false) {
+        return Ok((None, None, oom));
+    }
+    let verdict = if oom {
+        ContainerVerdict::OutOfMemory
+    } else {
+        ContainerVerdict::Crashed
+    };
+    Ok((Some(verdict), state.exit_code, oom))
+}
+
+/// The engine's one-line reason when it answered with an error status.
+fn refusal(e: &bollard::errors::Error) -> Option<String> {
+    match e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message,
+        } if (400..=500).contains(status_code) => Some(checks::clip(message, 300)),
+        _ => None,
+    }
+}
+
+/// Records a container that never ran: the checks of the service's phases are
+/// not run; the earlier phases were judged already.
+fn not_started(card: &mut Scorecard, checks: &[&CheckSpec], what: &str) {
+    card.report.container.verdict = ContainerVerdict::NeverReady;
+    card.report.container.detail = Some(what.to_string());
+    not_run_from_service(card, checks, what);
+}
+
+fn not_run_from_service(card: &mut Scorecard, checks: &[&CheckSpec], why: &str) {
+    let later = checks.iter().filter(|c| c.kind.phase() >= Phase::Service);
+    card.not_run(later, why);
+}
+
+/// Records a container that stopped before the probe could join it.
+fn stopped_before_ready(
+    card: &mut Scorecard,
+    checks: &[&CheckSpec],
+    (verdict, code, oom): (ContainerVerdict, Option<i64>, bool),
+) {
+    let what = if oom {
+        "it ran out of memory".to_string()
+    } else {
+        let hint = match code {
+            Some(127) => " (the entrypoint was not found in the image)",
+            Some(126) => " (the entrypoint is not executable)",
+            _ => "",
+        };
+        format!("it exited with code {}{hint}", code.unwrap_or(-1))
+    };
+    let container = &mut card.report.container;
+    container.verdict = verdict;
+    container.exit_code = code;
+    container.oom_killed = oom;
+    container.detail = Some(format!("the service stopped before it was ready: {what}"));
+    let why = format!("the service stopped before it was ready ({what})");
+    not_run_from_service(card, checks, &why);
+}
