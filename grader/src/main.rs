@@ -205,10 +205,12 @@ async fn run(cli: Cli) -> Result<(), Exit> {
                 r = grader::grade(&docker, &request) => r,
                 _ = tokio::signal::ctrl_c() => {
                     // Leave nothing behind: this process's containers go now.
+                    request.progress.finish();
                     let _ = sweep_own(&docker).await;
                     return Err(Exit(130, "interrupted; removed this run's containers".into()));
                 }
             };
+            request.progress.finish();
             let report = graded.map_err(|e| Exit(3, format!("grading failed: {e}")))?;
             if let Some(path) = &json {
                 write(path, &report::json(&report), false)?;

@@ -28,6 +28,9 @@ pub trait Progress: Send + Sync {
     fn step(&self, text: &str);
     /// The phase ended; `summary` says how ("image built; 2 passed").
     fn end(&self, phase: Phase, summary: &str);
+    /// The grade is over, whatever its outcome: what comes next (the table,
+    /// an error) starts on a line of its own.
+    fn finish(&self) {}
 }
 
 /// Chooses the writer for this process: none when `quiet`, live lines on a
@@ -124,6 +127,7 @@ impl<W: Write + Send> Progress for Lines<W> {
 pub struct Live {
     bars: MultiProgress,
     current: Mutex<Option<ProgressBar>>,
+    drew: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Live {
@@ -137,6 +141,7 @@ impl Live {
         Live {
             bars: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             current: Mutex::new(None),
+            drew: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -156,6 +161,7 @@ impl Progress for Live {
         bar.set_style(style);
         bar.set_prefix(phase.name());
         bar.enable_steady_tick(Duration::from_millis(120));
+        self.drew.store(true, std::sync::atomic::Ordering::Relaxed);
         *self.current() = Some(bar);
     }
 
@@ -168,6 +174,16 @@ impl Progress for Live {
     fn end(&self, _: Phase, summary: &str) {
         if let Some(bar) = self.current().take() {
             bar.finish_with_message(summary.to_string());
+        }
+    }
+
+    fn finish(&self) {
+        // A finished bar leaves the cursor at the end of its line.
+        if let Some(bar) = self.current().take() {
+            bar.abandon();
+        }
+        if self.drew.load(std::sync::atomic::Ordering::Relaxed) {
+            let _ = writeln!(std::io::stderr());
         }
     }
 }
