@@ -320,6 +320,7 @@ async fn the_chapters_transcript_is_a_real_run() {
             files: &files,
             output_dir: Some("session"),
             deadline: std::time::Duration::from_secs(60),
+            beside: None,
         },
     )
     .await

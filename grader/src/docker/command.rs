@@ -64,6 +64,9 @@ pub struct Invocation<'a> {
     /// The folder, relative to the work folder, whose files are read back.
     pub output_dir: Option<&'a str>,
     pub deadline: Duration,
+    /// The running service whose network namespace every step joins; none
+    /// (no network) when `None`.
+    pub beside: Option<&'a str>,
 }
 
 /// Bytes kept of stdout and of stderr, each.
@@ -249,6 +252,7 @@ async fn run_step(
         tree: run.tree,
         workdir: WORKDIR,
         stdin: stdin.is_some(),
+        beside: inv.beside,
     });
     let name = labels::unique(&format!("{}-step", run.volume));
     let opts = CreateContainerOptionsBuilder::default().name(&name).build();

@@ -87,6 +87,9 @@ pub struct CommandContainer<'a> {
     pub tree: Option<&'a str>,
     pub workdir: &'a str,
     pub stdin: bool,
+    /// A running container whose network namespace this one joins (the
+    /// submission's service, for a judge beside it); no network when `None`.
+    pub beside: Option<&'a str>,
 }
 
 /// A named volume at `target`.
@@ -131,7 +134,10 @@ pub fn command(c: &CommandContainer<'_>) -> ContainerCreateBody {
         attach_stderr: Some(true),
         network_disabled: Some(false),
         host_config: Some(HostConfig {
-            network_mode: Some("none".to_string()),
+            network_mode: Some(match c.beside {
+                Some(id) => format!("container:{id}"),
+                None => "none".to_string(),
+            }),
             tmpfs: Some(tmpfs),
             mounts: Some(
                 std::iter::once(volume_mount(c.workdir, c.volume, false))
@@ -226,6 +232,7 @@ mod tests {
             tree: None,
             workdir: "/work",
             stdin: false,
+            beside: None,
         });
         assert_eq!(body.user.as_deref(), Some(USER));
         assert_eq!(body.cmd, Some(args));
@@ -265,12 +272,38 @@ mod tests {
             tree: Some("vol-tree"),
             workdir: "/work",
             stdin: false,
+            beside: None,
         });
-        assert_eq!(body.entrypoint, Some(command_line));
+        assert_eq!(body.entrypoint.as_ref(), Some(&command_line));
         assert_eq!(body.cmd, Some(vec![]));
         let host = body.host_config.expect("host config");
         assert_eq!(host.network_mode.as_deref(), Some("none"));
         assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
+        let beside = command(&CommandContainer {
+            beside: Some("abc123"),
+            ..CommandContainer {
+                image: "mlops-judge/dotdrop:1.12.9",
+                lab: "week05",
+                spec: &spec,
+                image_volumes: &[],
+                args: &[],
+                entrypoint: Some(&command_line),
+                env: &env,
+                volume: "vol",
+                tree: None,
+                workdir: "/work",
+                stdin: false,
+                beside: None,
+            }
+        });
+        let beside_host = beside.host_config.expect("host config");
+        // Beside the service: its namespace, and nothing of the locks lost.
+        assert_eq!(
+            beside_host.network_mode.as_deref(),
+            Some("container:abc123")
+        );
+        assert_eq!(beside_host.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(beside_host.readonly_rootfs, Some(true));
         let mounts = host.mounts.expect("mounts");
         let tree = mounts
             .iter()

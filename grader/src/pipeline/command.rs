@@ -37,27 +37,11 @@ pub async fn judge(
         return Ok(());
     }
     let t = Instant::now();
-    let mut runner = Runner {
-        docker,
-        lab,
-        submission,
-        image: image.map(|i| i.tag.as_str()),
-        image_volumes: image.map_or(&[][..], |i| &i.facts.volumes),
-        program: program_name(image.map_or(&[][..], |i| &i.facts.entrypoint)),
-        runs: HashMap::new(),
-        trees: HashMap::new(),
-        judges_present: Vec::new(),
-    };
+    let mut runner = Runner::new(docker, lab, submission, image, None);
     for check in checks.iter().filter(|c| judged_here(c)) {
         watch.step(&check.title);
         let started = Instant::now();
-        let outcome = match &check.kind {
-            CheckKind::Command(spec) => {
-                runner.command_check(&check.id, spec, check.timeout).await?
-            }
-            CheckKind::File(rule) => runner.file_check(rule).await?,
-            _ => continue,
-        };
+        let outcome = runner.judge(check, check.timeout).await?;
         card.judge(&check.id, outcome, started);
     }
     card.report.timings.checks_ms += t.elapsed().as_millis() as u64;
@@ -65,7 +49,7 @@ pub async fn judge(
 }
 
 /// Runs commands and keeps each check's first run.
-struct Runner<'a> {
+pub(super) struct Runner<'a> {
     docker: &'a Docker,
     lab: &'a LabSpec,
     submission: &'a Path,
@@ -78,9 +62,48 @@ struct Runner<'a> {
     trees: HashMap<bool, Result<Vec<u8>, String>>,
     /// Judge images already found on the engine.
     judges_present: Vec<String>,
+    /// The running service whose network namespace the commands join.
+    beside: Option<&'a str>,
 }
 
-impl Runner<'_> {
+impl<'a> Runner<'a> {
+    /// A runner of the submission's `image` (none: judges' commands only),
+    /// its commands `beside` the running service or with no network.
+    pub(super) fn new(
+        docker: &'a Docker,
+        lab: &'a LabSpec,
+        submission: &'a Path,
+        image: Option<&'a Image>,
+        beside: Option<&'a str>,
+    ) -> Self {
+        Runner {
+            docker,
+            lab,
+            submission,
+            image: image.map(|i| i.tag.as_str()),
+            image_volumes: image.map_or(&[][..], |i| &i.facts.volumes),
+            program: program_name(image.map_or(&[][..], |i| &i.facts.entrypoint)),
+            runs: HashMap::new(),
+            trees: HashMap::new(),
+            judges_present: Vec::new(),
+            beside,
+        }
+    }
+
+    /// Judges a command check, or a file check on a command's output, with
+    /// the command's run limited to `deadline`.
+    pub(super) async fn judge(
+        &mut self,
+        check: &CheckSpec,
+        deadline: Duration,
+    ) -> Result<Outcome, GradeError> {
+        Ok(match &check.kind {
+            CheckKind::Command(spec) => self.command_check(&check.id, spec, deadline).await?,
+            CheckKind::File(rule) => self.file_check(rule).await?,
+            _ => Err(Problem::Error("not a command or file check".into())),
+        })
+    }
+
     fn spec(&self, id: &str) -> Option<(&CheckSpec, &CommandSpec)> {
         self.lab.checks.iter().find_map(|c| match &c.kind {
             CheckKind::Command(spec) if c.id == id => Some((c, spec)),
@@ -211,6 +234,7 @@ impl Runner<'_> {
             files: &spec.files,
             output_dir: spec.output_dir.as_deref(),
             deadline,
+            beside: self.beside,
         };
         match command::run(self.docker, &invocation).await {
             Ok(finished) => Ok(match finished.stopped_at {

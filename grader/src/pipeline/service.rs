@@ -4,6 +4,7 @@
 //! (SIGTERM), which stop it. Teardown happens whatever went before.
 
 use super::build::Image;
+use super::command::Runner;
 use super::ready::{Ready, wait_ready};
 use super::scorecard::{Scorecard, ms};
 use super::watch::Watch;
@@ -187,6 +188,7 @@ async fn judge(
         stopped = Some(reason);
     }
     let budget = (deadline, lab.container.run_timeout_secs);
+    let mut beside = Runner::new(docker, lab, &req.submission, Some(image), Some(id));
     for check in checks.iter().filter(|c| c.kind.phase() == Phase::Service) {
         if stopped.is_none() {
             stopped = interrupted(docker, id, budget, card).await?;
@@ -197,6 +199,13 @@ async fn judge(
         }
         watch.step(&check.title);
         let started = Instant::now();
+        if let CheckKind::Command(_) = &check.kind {
+            // A command beside the service: its containers join the service's
+            // network namespace; its own deadline bounds it, as before the service.
+            let outcome = beside.judge(check, check.timeout).await?;
+            card.judge(&check.id, outcome, started);
+            continue;
+        }
         let limit = check
             .timeout
             .min(deadline.saturating_duration_since(Instant::now()));

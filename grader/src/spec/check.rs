@@ -126,6 +126,7 @@ impl CheckKind {
             CheckKind::Repository(_) => Phase::Source,
             CheckKind::File(rule) if rule.command().is_none() => Phase::Source,
             CheckKind::Image(_) => Phase::Build,
+            CheckKind::Command(spec) if spec.service => Phase::Service,
             CheckKind::Command(_) | CheckKind::File(_) => Phase::Command,
             CheckKind::Http { .. }
             | CheckKind::Snapshot { .. }
@@ -147,7 +148,8 @@ impl CheckKind {
         match self {
             CheckKind::Repository(_) => false,
             CheckKind::File(rule) => rule.command().is_some(),
-            CheckKind::Command(spec) => spec.runs_submission(),
+            // Beside the service, it needs the service, so the image.
+            CheckKind::Command(spec) => spec.runs_submission() || spec.service,
             _ => true,
         }
     }
@@ -494,6 +496,8 @@ impl CheckSpec {
                     );
                 }
             }
+            // A command beside the service needs a port like every service
+            // check: the lab's own validation says so, naming the field.
             CheckKind::Command(command) => command.validate(&lab.snapshots, &lab.judges)?,
             CheckKind::File(rule) => {
                 let commands: Vec<(&str, bool)> = lab
@@ -505,6 +509,16 @@ impl CheckSpec {
                     })
                     .collect();
                 rule.validate(&commands)?;
+                let beside = |c: &&CheckSpec| {
+                    matches!(&c.kind, CheckKind::Command(cmd) if cmd.service)
+                        && Some(c.id.as_str()) == rule.command()
+                };
+                if lab.checks.iter().any(|c| beside(&c)) {
+                    return Err(format!(
+                        "from: \"{}\" runs beside the service; a file check reads only a command run before it (judge its output with expect)",
+                        rule.command().unwrap_or_default()
+                    ));
+                }
             }
             CheckKind::Repository(rule) => rule.validate()?,
             _ => {}

@@ -68,6 +68,11 @@ pub struct CommandSpec {
     /// What the containers see of the submission besides its image.
     #[serde(default)]
     pub inputs: Vec<Input>,
+    /// Run beside the submission's service, each container joined to its
+    /// network namespace (the service at `127.0.0.1:PORT`, nothing else), in
+    /// the service phase; otherwise with no network, before the service.
+    #[serde(default)]
+    pub service: bool,
 }
 
 /// One step of a command check.

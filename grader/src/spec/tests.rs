@@ -290,6 +290,24 @@ fn command_file_and_repository_mistakes_are_named_in_one_line() {
             "unknown field `arguments`",
         ),
         (
+            check("command", "args = [\"x\"]\nservice = true"),
+            "container.port: the lab has checks of a running service",
+        ),
+        (
+            format!(
+                "[container]\nport = 8080\n{}{}",
+                cmd.replace(
+                    "args = [\"x\"]\n",
+                    "args = [\"x\"]\nservice = true\noutput_dir = \"out\"\n"
+                ),
+                check(
+                    "file",
+                    "rule = \"json\"\nfrom = \"run\"\npath = \"m.json\"\npointer = \"/a\"\nmin = 1.0"
+                )
+            ),
+            "from: \"run\" runs beside the service",
+        ),
+        (
             check("file", "path = \"m.json\""),
             "kind \"file\" needs a rule",
         ),
@@ -477,4 +495,16 @@ fn the_labs_rows_are_the_wines_the_solutions_train_on() {
             "row {i}"
         );
     }
+}
+
+#[test]
+fn a_command_beside_the_service_is_judged_in_the_service_phase() {
+    let lab = parse(
+        "id = \"w\"\ntitle = \"T\"\nweek = 9\n[container]\nport = 8080\n[judges]\nj = \"mlops-judge/j:1\"\n[[checks]]\nid = \"a\"\ntitle = \"t\"\npoints = 1\nkind = \"command\"\nservice = true\nsteps = [{ image = \"judge:j\", args = [\"true\"] }]\n",
+    )
+    .expect("valid");
+    let check = &lab.checks[0];
+    assert_eq!(check.kind.phase(), Phase::Service);
+    // It needs the service, so the image the service runs from.
+    assert!(lab.has_service() && lab.needs_image());
 }
