@@ -65,6 +65,38 @@ broken! {
     quit_on_sigterm: "quit-on-sigterm", Image::Good => "shutdown.sigterm";
 }
 
+/// Wrong solutions that a rubric naming only the word would pass: the error
+/// names the feature in its message, but `field` is null, or the feature
+/// without the input it is in. The contract says `inputs[0].ph`.
+#[tokio::test]
+async fn a_field_of_null_loses_every_check_that_names_one() {
+    let items = [
+        "validation.missing-field",
+        "validation.unknown-field",
+        "validation.wrong-type",
+        "validation.out-of-range",
+        "validation.batch-size",
+    ];
+    loses_exactly("field-null", Image::Good, &items, "wrong-field_null").await;
+}
+
+#[tokio::test]
+async fn a_field_without_its_input_loses_the_checks_of_one_input() {
+    let items = [
+        "validation.missing-field",
+        "validation.unknown-field",
+        "validation.wrong-type",
+        "validation.out-of-range",
+    ];
+    loses_exactly(
+        "field-unindexed",
+        Image::Good,
+        &items,
+        "wrong-field_unindexed",
+    )
+    .await;
+}
+
 /// uvicorn's way of stopping: the request in flight is answered, the server
 /// shuts down cleanly, then exits 143 by re-raising SIGTERM. That is graceful.
 #[tokio::test]

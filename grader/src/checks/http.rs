@@ -123,7 +123,8 @@ pub fn judge(req: &RequestSpec, expect: &Expect, answer: &Answer) -> Outcome {
     let needs_json = expect.json.is_some()
         || expect.json_body
         || !expect.keys.is_empty()
-        || expect.mentions.is_some();
+        || expect.mentions.is_some()
+        || !expect.at.is_empty();
     if !needs_json {
         return Ok(());
     }
@@ -168,6 +169,23 @@ pub fn judge(req: &RequestSpec, expect: &Expect, answer: &Answer) -> Outcome {
             "{what}: the error should name \"{word}\"; got {}",
             clip(&json.to_string(), 200)
         )));
+    }
+    for (pointer, want) in &expect.at {
+        match json.pointer(pointer) {
+            Some(got) if got == want => {}
+            Some(got) => {
+                return Err(Problem::Fail(format!(
+                    "{what}: expected {pointer} to be {want}, got {}",
+                    clip(&got.to_string(), 120)
+                )));
+            }
+            None => {
+                return Err(Problem::Fail(format!(
+                    "{what}: expected {pointer} to be {want}, but the body has none: {}",
+                    clip(&json.to_string(), 200)
+                )));
+            }
+        }
     }
     Ok(())
 }
@@ -219,6 +237,33 @@ mod tests {
         assert!(m.contains("not JSON"), "{m}");
         let m = fails(judge(&req(), &e, &answer(422, r#"{"error":"bad"}"#)));
         assert!(m.contains("should name \"alcohol\""), "{m}");
+    }
+
+    #[test]
+    fn the_field_is_held_to_the_contract_not_just_mentioned() {
+        let e = Expect {
+            status: Some(422),
+            at: [("/field".to_string(), serde_json::json!("inputs[0].ph"))].into(),
+            ..Default::default()
+        };
+        let ok = r#"{"error":"ph must be a number","field":"inputs[0].ph"}"#;
+        assert!(judge(&req(), &e, &answer(422, ok)).is_ok());
+        // The wrong solutions that naming the word let through.
+        for (body, said) in [
+            (
+                r#"{"error":"ph","field":null}"#,
+                "expected /field to be \"inputs[0].ph\", got null",
+            ),
+            (r#"{"error":"x","field":"ph"}"#, "got \"ph\""),
+            (
+                r#"{"error":"x","field":"inputs[0].phosphate"}"#,
+                "got \"inputs[0].phosphate\"",
+            ),
+            (r#"{"error":"ph is wrong"}"#, "but the body has none"),
+        ] {
+            let m = fails(judge(&req(), &e, &answer(422, body)));
+            assert!(m.contains(said), "{m}");
+        }
     }
 
     #[test]

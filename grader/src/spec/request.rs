@@ -90,6 +90,10 @@ pub struct Expect {
     pub keys: Vec<String>,
     /// The body is JSON and names this word (an error naming the field, say).
     pub mentions: Option<String>,
+    /// The body is JSON, and the value at each JSON pointer equals the one
+    /// given (`"/field" = "inputs[0].ph"`).
+    #[serde(default)]
+    pub at: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl Expect {
@@ -99,10 +103,16 @@ impl Expect {
             && !self.json_body
             && self.keys.is_empty()
             && self.mentions.is_none()
+            && self.at.is_empty()
         {
             return Err(
-                "expect: give at least one of status, json, json_body, keys, mentions".into(),
+                "expect: give at least one of status, json, json_body, keys, mentions, at".into(),
             );
+        }
+        if let Some(bad) = self.at.keys().find(|p| !p.starts_with('/')) {
+            return Err(format!(
+                "expect.at: \"{bad}\" is not a JSON pointer (starts with '/')"
+            ));
         }
         if let Some(s) = self.status
             && !(100..=599).contains(&s)
