@@ -59,6 +59,7 @@ broken! {
     no_batch_limit: "no-batch-limit", Image::Good => "validation.batch-size";
     malformed_400: "malformed-400", Image::Good => "validation.malformed-json";
     body_limit_2mib: "body-limit-2mib", Image::Good => "validation.body-limit";
+    body_limit_1088k: "body-limit-1088k", Image::Good => "validation.body-limit";
     no_version: "no-version", Image::Good => "version";
     no_openapi: "no-openapi", Image::Good => "openapi";
     die_on_sigterm: "die-on-sigterm", Image::Good => "shutdown.sigterm";

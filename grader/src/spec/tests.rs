@@ -508,3 +508,28 @@ fn a_command_beside_the_service_is_judged_in_the_service_phase() {
     // It needs the service, so the image the service runs from.
     assert!(lab.has_service() && lab.needs_image());
 }
+
+#[test]
+fn week_8_sends_a_body_just_over_the_limit() {
+    // A limit a little above 1 MiB must not pass: one request of the
+    // body-limit check is over 1 MiB by less than 64 KiB.
+    let lab = embedded_lab("week08").expect("known").expect("valid");
+    let rows = lab.rows.as_ref().expect("rows");
+    let check = lab
+        .checks
+        .iter()
+        .find(|c| c.id == "validation.body-limit")
+        .expect("the body-limit check");
+    let sizes: Vec<usize> = check
+        .kind
+        .requests()
+        .iter()
+        .filter_map(|r| r.rows)
+        .map(|n| rows.body(&first_rows(n)).to_string().len())
+        .collect();
+    let mib = 1 << 20;
+    assert!(
+        sizes.iter().any(|s| *s > mib && *s < mib + (64 << 10)),
+        "{sizes:?}"
+    );
+}
