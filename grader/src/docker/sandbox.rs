@@ -260,7 +260,7 @@ mod tests {
         let spec = crate::spec::ContainerSpec::default();
         let command_line = vec!["dotdrop".to_string(), "install".to_string()];
         let env = BTreeMap::new();
-        let body = command(&CommandContainer {
+        let judge = CommandContainer {
             image: "mlops-judge/dotdrop:1.12.9",
             lab: "week05",
             spec: &spec,
@@ -273,7 +273,8 @@ mod tests {
             workdir: "/work",
             stdin: false,
             beside: None,
-        });
+        };
+        let body = command(&judge);
         assert_eq!(body.entrypoint.as_ref(), Some(&command_line));
         assert_eq!(body.cmd, Some(vec![]));
         let host = body.host_config.expect("host config");
@@ -281,20 +282,7 @@ mod tests {
         assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
         let beside = command(&CommandContainer {
             beside: Some("abc123"),
-            ..CommandContainer {
-                image: "mlops-judge/dotdrop:1.12.9",
-                lab: "week05",
-                spec: &spec,
-                image_volumes: &[],
-                args: &[],
-                entrypoint: Some(&command_line),
-                env: &env,
-                volume: "vol",
-                tree: None,
-                workdir: "/work",
-                stdin: false,
-                beside: None,
-            }
+            ..judge
         });
         let beside_host = beside.host_config.expect("host config");
         // Beside the service: its namespace, and nothing of the locks lost.

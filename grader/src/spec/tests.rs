@@ -533,3 +533,33 @@ fn week_8_sends_a_body_just_over_the_limit() {
         "{sizes:?}"
     );
 }
+
+#[test]
+fn a_rows_file_that_cannot_be_read_or_parsed_is_one_line_naming_it() {
+    let text = "id = \"w\"\ntitle = \"T\"\nweek = 8\n[rows]\nfile = \"../data/x.csv\"\nlabel = \"y\"\n[[checks]]\nid = \"a\"\ntitle = \"t\"\npoints = 1\nkind = \"repository\"\nrule = \"version-tag\"\n";
+    let missing = LabSpec::parse_with_data(text, "lab.toml", BTreeMap::new(), &|name| {
+        Err(format!("cannot read {name}: no such file"))
+    })
+    .expect_err("no file")
+    .to_string();
+    assert_eq!(
+        missing,
+        "lab.toml: rows.file: cannot read ../data/x.csv: no such file"
+    );
+    let no_label = LabSpec::parse_with_data(text, "lab.toml", BTreeMap::new(), &|_| {
+        Ok("a,b\n1,2\n".to_string())
+    })
+    .expect_err("no label column")
+    .to_string();
+    assert_eq!(
+        no_label,
+        "lab.toml: rows: ../data/x.csv: no column \"y\" (the label)"
+    );
+    // Without [rows], a request of rows is refused, naming the table.
+    let asks = "id = \"w\"\ntitle = \"T\"\nweek = 8\n[container]\nport = 8080\n[[checks]]\nid = \"a\"\ntitle = \"t\"\npoints = 1\nkind = \"http\"\nrequest = { method = \"POST\", path = \"/p\", rows = 3 }\nexpect = { status = 200 }\n";
+    let err = parse(asks).expect_err("no rows").to_string();
+    assert!(
+        err.contains("request.rows needs the lab's [rows] table"),
+        "{err}"
+    );
+}
