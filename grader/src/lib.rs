@@ -10,6 +10,7 @@
 pub mod checks;
 pub mod context;
 pub mod docker;
+pub mod fakes;
 pub mod pipeline;
 pub mod progress;
 pub mod report;

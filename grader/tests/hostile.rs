@@ -308,7 +308,7 @@ async fn containers_left_by_a_dead_grader_are_swept_and_live_ones_kept() {
     .await
     .expect("probe image");
     let make = |owner: String| {
-        let mut body = probe::container(&image, "none", "week08", 8080);
+        let mut body = probe::container(&image, "week08", 8080, &[]);
         let mut l = body.labels.take().unwrap_or_default();
         l.insert(labels::OWNER.to_string(), owner);
         body.labels = Some(l);

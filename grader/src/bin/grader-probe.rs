@@ -2,10 +2,14 @@
 //! submission's network namespace, so the grader can reach a service that has no
 //! network of its own. It trusts nothing it reads.
 //!
-//! grader-probe mux PORT          the probe container's main process: serve yamux on
-//!                                stdin/stdout; each stream the grader opens becomes
-//!                                a connection to 127.0.0.1:PORT
-//! grader-probe listeners         print "ADDRESS PORT" of every listening TCP socket
+//! grader-probe mux PORT [FAKE_PORT...]
+//!     the probe container's main process: serve yamux on stdin/stdout; each
+//!     stream the grader opens becomes a connection to 127.0.0.1:PORT, and each
+//!     connection accepted on 127.0.0.1:FAKE_PORT becomes a stream the probe
+//!     opens, headed by that port (two bytes, big-endian), which the grader
+//!     answers as the fake it declared there
+//! grader-probe listeners
+//!     print "ADDRESS PORT" of every listening TCP socket
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::compat::{FuturesAsyncReadCompatExt, TokioAsyncReadCompatExt};
@@ -14,20 +18,21 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let port = || args.get(1).and_then(|p| p.parse::<u16>().ok());
-    match (args.first().map(String::as_str), port()) {
-        (Some("mux"), Some(port)) => mux(port),
+    let ports: Option<Vec<u16>> = args.iter().skip(1).map(|p| p.parse().ok()).collect();
+    match (args.first().map(String::as_str), ports.as_deref()) {
+        (Some("mux"), Some([port, fakes @ ..])) => mux(*port, fakes),
         (Some("listeners"), _) => listeners(),
         _ => {
-            eprintln!("usage: grader-probe mux PORT | listeners");
+            eprintln!("usage: grader-probe mux PORT [FAKE_PORT...] | listeners");
             ExitCode::from(2)
         }
     }
 }
 
 /// Serves the grader's yamux connection on stdin/stdout until it ends: each
-/// stream is one connection to the service.
-fn mux(port: u16) -> ExitCode {
+/// inbound stream is one connection to the service; each connection to a
+/// fake's port, one outbound stream.
+fn mux(port: u16, fakes: &[u16]) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()
@@ -38,16 +43,94 @@ fn mux(port: u16) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(async {
-        let io = tokio::io::join(tokio::io::stdin(), tokio::io::stdout()).compat();
-        let mut conn = yamux::Connection::new(io, yamux::Config::default(), yamux::Mode::Server);
-        while let Some(Ok(stream)) = std::future::poll_fn(|cx| conn.poll_next_inbound(cx)).await {
-            tokio::spawn(connect(stream, port));
+    let code = runtime.block_on(async {
+        // The fakes' ports are bound before anything else runs in the
+        // namespace (the submission starts after the probe), so nothing of
+        // the submission's can take them first.
+        let mut listeners = Vec::new();
+        for &fake in fakes {
+            match tokio::net::TcpListener::bind(("127.0.0.1", fake)).await {
+                Ok(l) => listeners.push((fake, l)),
+                Err(e) => {
+                    eprintln!("mux: cannot listen on 127.0.0.1:{fake}: {e}");
+                    return ExitCode::from(1);
+                }
+            }
         }
+        let (dial, dialed) = tokio::sync::mpsc::channel(64);
+        for (fake, listener) in listeners {
+            let dial = dial.clone();
+            tokio::spawn(async move {
+                while let Ok((sock, _)) = listener.accept().await {
+                    if dial.send((fake, sock)).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(dial);
+        let io = tokio::io::join(tokio::io::stdin(), tokio::io::stdout()).compat();
+        let conn = yamux::Connection::new(io, yamux::Config::default(), yamux::Mode::Server);
+        drive(conn, port, dialed).await;
+        ExitCode::SUCCESS
     });
     // The thread reading stdin may be blocked in a read: do not wait for it.
     runtime.shutdown_background();
-    ExitCode::SUCCESS
+    code
+}
+
+type Conn = yamux::Connection<
+    tokio_util::compat::Compat<tokio::io::Join<tokio::io::Stdin, tokio::io::Stdout>>,
+>;
+
+/// Moves the connection's frames: inbound streams go to the service, and a
+/// stream is opened for each connection accepted on a fake's port.
+async fn drive(
+    mut conn: Conn,
+    port: u16,
+    mut dialed: tokio::sync::mpsc::Receiver<(u16, tokio::net::TcpStream)>,
+) {
+    use std::task::Poll;
+    let mut waiting: Option<(u16, tokio::net::TcpStream)> = None;
+    std::future::poll_fn(|cx| {
+        loop {
+            if waiting.is_none()
+                && let Poll::Ready(Some(sock)) = dialed.poll_recv(cx)
+            {
+                waiting = Some(sock);
+            }
+            if let Some((fake, sock)) = waiting.take() {
+                match conn.poll_new_outbound(cx) {
+                    Poll::Ready(Ok(stream)) => {
+                        tokio::spawn(to_fake(stream, fake, sock));
+                        continue;
+                    }
+                    Poll::Ready(Err(_)) => return Poll::Ready(()),
+                    Poll::Pending => waiting = Some((fake, sock)),
+                }
+            }
+            return match conn.poll_next_inbound(cx) {
+                Poll::Ready(Some(Ok(stream))) => {
+                    tokio::spawn(connect(stream, port));
+                    continue;
+                }
+                Poll::Ready(Some(Err(_)) | None) => Poll::Ready(()),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+    })
+    .await
+}
+
+/// Carries a connection the submission made to a fake's port over a stream
+/// to the grader, which reads the port first to know which fake it is.
+async fn to_fake(stream: yamux::Stream, fake: u16, sock: tokio::net::TcpStream) {
+    let mut stream = stream.compat();
+    if stream.write_all(&fake.to_be_bytes()).await.is_err() {
+        return;
+    }
+    let mut sock = sock;
+    let _ = tokio::io::copy_bidirectional(&mut sock, &mut stream).await;
 }
 
 /// Carries one stream to a new connection to the service. A refused

@@ -4,12 +4,85 @@
 //! caller's business (`crate::pipeline`).
 
 use super::{Outcome, Problem, clip};
+use crate::spec::FileRule;
 use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The largest file a file check reads from the submission's tree.
 pub const TREE_FILE_CAP: u64 = 4 << 20;
+
+/// Judges a rule that reads one file (json, markdown-sections, toml-keys),
+/// wherever `read` finds it: the submission's tree, a command's output, a
+/// fake's transcript. Other rules are the caller's.
+pub fn judge_one_file(
+    rule: &FileRule,
+    read: impl FnOnce(&str) -> Result<Vec<u8>, Problem>,
+) -> Outcome {
+    match rule {
+        FileRule::Json {
+            path,
+            pointer,
+            min,
+            max,
+            equals,
+            ..
+        } => {
+            let bytes = read(path)?;
+            match equals {
+                Some(want) => json_equals(path, &bytes, pointer, want),
+                None => json_threshold(path, &bytes, pointer, *min, *max),
+            }
+        }
+        FileRule::TomlKeys { path, tables, .. } => toml_tables(path, &read(path)?, tables),
+        FileRule::MarkdownSections {
+            path,
+            sections,
+            min_words,
+            ..
+        } => {
+            let bytes = read(path)?;
+            markdown_sections(path, &String::from_utf8_lossy(&bytes), sections, *min_words)
+        }
+        FileRule::Deterministic { .. } | FileRule::SecretScan { .. } => Err(Problem::Error(
+            "this rule does not read a single file".into(),
+        )),
+    }
+}
+
+/// The JSON file `name` parsed, and the value at `pointer` in it, with the
+/// pointer as messages show it.
+fn json_at(
+    name: &str,
+    bytes: &[u8],
+    pointer: &str,
+) -> Result<(serde_json::Value, String), Problem> {
+    let json: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| Problem::Fail(format!("{name} is not valid JSON ({e})")))?;
+    let at = if pointer.is_empty() {
+        "the top".to_string()
+    } else {
+        pointer.to_string()
+    };
+    let value = json
+        .pointer(pointer)
+        .cloned()
+        .ok_or_else(|| Problem::Fail(format!("{name} has nothing at {at}")))?;
+    Ok((value, at))
+}
+
+/// The value at `pointer` in the JSON file `name` equals `want`.
+pub fn json_equals(name: &str, bytes: &[u8], pointer: &str, want: &serde_json::Value) -> Outcome {
+    let (value, at) = json_at(name, bytes, pointer)?;
+    if &value == want {
+        return Ok(());
+    }
+    Err(Problem::Fail(format!(
+        "{name}: {at} is {}, expected {}",
+        clip(&value.to_string(), 120),
+        clip(&want.to_string(), 120)
+    )))
+}
 
 /// `min <= value <= max` for the number at `pointer` in the JSON file `name`.
 pub fn json_threshold(
@@ -19,16 +92,7 @@ pub fn json_threshold(
     min: Option<f64>,
     max: Option<f64>,
 ) -> Outcome {
-    let json: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| Problem::Fail(format!("{name} is not valid JSON ({e})")))?;
-    let at = if pointer.is_empty() {
-        "the top"
-    } else {
-        pointer
-    };
-    let value = json
-        .pointer(pointer)
-        .ok_or_else(|| Problem::Fail(format!("{name} has nothing at {at}")))?;
+    let (value, at) = json_at(name, bytes, pointer)?;
     let number = value.as_f64().ok_or_else(|| {
         Problem::Fail(format!(
             "{name} has {} at {at}, not a number",

@@ -108,7 +108,11 @@ pub async fn expect(env: &Env<'_>, req: &RequestSpec, expect: &Expect) -> Outcom
 
 /// Holds an answer to an expectation; pure, so it is unit-tested without a service.
 pub fn judge(req: &RequestSpec, expect: &Expect, answer: &Answer) -> Outcome {
-    let what = format!("{} {}", req.method, req.path);
+    judge_as(&format!("{} {}", req.method, req.path), expect, answer)
+}
+
+/// Holds an answer to an expectation; `what` names it in messages.
+pub fn judge_as(what: &str, expect: &Expect, answer: &Answer) -> Outcome {
     let body_hint = || clip(&answer.text(), 200);
     if let Some(status) = expect.status
         && answer.status != status

@@ -9,6 +9,7 @@ pub mod command;
 pub mod files;
 mod http;
 mod image;
+mod invoke;
 mod openapi;
 pub mod repository;
 mod rows;
@@ -41,6 +42,8 @@ pub struct Env<'a> {
     pub snapshots: &'a std::collections::BTreeMap<String, String>,
     /// The lab's rows, for requests and checks made of them.
     pub rows: Option<&'a crate::spec::Rows>,
+    /// The fakes the grader serves in this grade, if the lab has any.
+    pub fakes: Option<&'a crate::fakes::Fakes>,
 }
 
 /// Runs one check (not `sigterm`, which the runner handles because it stops the
@@ -98,6 +101,12 @@ pub async fn run(check: &CheckSpec, env: &Env<'_>) -> Outcome {
             rows::accuracy(env, &answers, &sample).await
         }
         CheckKind::OpenApi { paths } => openapi::check(env, paths).await,
+        CheckKind::Invoke {
+            fake,
+            event,
+            route,
+            expect,
+        } => invoke::check(env, fake, event, *route, expect.as_ref(), check.timeout).await,
         CheckKind::Sigterm { .. } => Err(Problem::Error(
             "sigterm checks are run by the scheduler, at the end".into(),
         )),

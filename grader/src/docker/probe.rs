@@ -50,6 +50,8 @@ pub enum ProbeError {
     },
     #[error("building the probe image failed: {0}")]
     Build(String),
+    #[error("{0}")]
+    Fakes(String),
     #[error(transparent)]
     Docker(#[from] bollard::errors::Error),
 }
@@ -160,12 +162,14 @@ pub async fn image(docker: &Docker, exe: &Path) -> Result<ProbeImage, ProbeError
     Ok(probe)
 }
 
-/// The probe container's configuration: joined to `target`'s network
-/// namespace, its main process the mux for the service's `port`, fed on stdin
-/// (see [`super::relay::Relay`]).
-pub fn container(probe: &ProbeImage, target_id: &str, lab: &str, port: u16) -> ContainerCreateBody {
+/// The probe container's configuration: a network namespace of its own with
+/// loopback only, which the submission then joins; its main process the mux
+/// for the service's `port` and the fakes' ports, fed on stdin (see
+/// [`super::relay::Relay`]).
+pub fn container(probe: &ProbeImage, lab: &str, port: u16, fakes: &[u16]) -> ContainerCreateBody {
     let mut cmd = probe.argv.clone();
     cmd.extend(["mux".to_string(), port.to_string()]);
+    cmd.extend(fakes.iter().map(u16::to_string));
     ContainerCreateBody {
         image: Some(probe.tag.clone()),
         entrypoint: Some(cmd),
@@ -175,38 +179,60 @@ pub fn container(probe: &ProbeImage, target_id: &str, lab: &str, port: u16) -> C
         attach_stdin: Some(true),
         attach_stdout: Some(true),
         host_config: Some(bollard::models::HostConfig {
-            network_mode: Some(format!("container:{target_id}")),
+            network_mode: Some("none".to_string()),
             ..sandbox::locked_down(64, 0.5, 32)
         }),
         ..Default::default()
     }
 }
 
-/// Creates the probe container, joined to `target_id`'s network namespace,
-/// without starting it (the target need not be running yet); returns its id.
+/// Creates the probe container without starting it; returns its id.
 pub async fn create(
     docker: &Docker,
     probe: &ProbeImage,
-    target_id: &str,
     lab: &str,
     port: u16,
+    fakes: &[u16],
 ) -> Result<String, bollard::errors::Error> {
-    let name = format!("grader-probe-{}", &target_id[..12.min(target_id.len())]);
+    let name = labels::unique(&format!("grader-probe-{lab}"));
     let opts = CreateContainerOptionsBuilder::default().name(&name).build();
     let created = docker
-        .create_container(Some(opts), container(probe, target_id, lab, port))
+        .create_container(Some(opts), container(probe, lab, port, fakes))
         .await?;
     Ok(created.id)
 }
 
-/// Starts a created probe container; on failure (the target has stopped, say)
-/// removes it, so nothing is left behind.
+/// Starts a created probe container.
 pub async fn start(docker: &Docker, probe_id: &str) -> Result<(), bollard::errors::Error> {
-    if let Err(e) = docker.start_container(probe_id, None).await {
-        let _ = super::sweep::remove_container(docker, probe_id).await;
-        return Err(e);
+    docker.start_container(probe_id, None).await
+}
+
+/// Waits (a few seconds at most) until the probe listens on every fake's
+/// port, so that the submission, started next, finds them answering.
+pub async fn wait_listening(
+    docker: &Docker,
+    probe_id: &str,
+    probe: &ProbeImage,
+    ports: &[u16],
+) -> Result<(), ProbeError> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (out, _) = run(docker, probe_id, probe, &["listeners"], 8192).await?;
+        let out = String::from_utf8_lossy(&out);
+        let open: Vec<u16> = out
+            .lines()
+            .filter_map(|l| l.split_once(' ')?.1.trim().parse().ok())
+            .collect();
+        if ports.iter().all(|p| open.contains(p)) {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(ProbeError::Fakes(format!(
+                "the probe did not listen on the fakes' ports {ports:?} within 5 s"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Ok(())
 }
 
 /// Runs a probe command and returns its stdout (at most `cap` bytes) and exit code.

@@ -12,13 +12,20 @@
 //! 302 judged, and the grader never opens a connection anywhere but into the
 //! submission. A Unix socket, unlike a port on 127.0.0.1, is also out of reach
 //! of the machine's other users.
+//!
+//! The other way, a stream the probe opens carries a connection the
+//! submission made to one of the lab's fakes: it starts with the fake's port
+//! (two bytes, big-endian), and [`crate::fakes::Fakes`] answers the rest.
 
+use crate::fakes::Fakes;
 use bollard::Docker;
 use bollard::container::AttachContainerResults;
 use bollard::query_parameters::AttachContainerOptionsBuilder;
 use futures_util::StreamExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::task::Poll;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
 use tokio::task::JoinHandle;
@@ -47,7 +54,11 @@ impl Relay {
     /// submission's namespace. One mux for the whole grade, instead of a
     /// `docker exec` a connection, saves each check the tens of milliseconds
     /// that Docker takes to start an exec.
-    pub async fn start(docker: &Docker, probe_id: &str) -> std::io::Result<Relay> {
+    pub async fn start(
+        docker: &Docker,
+        probe_id: &str,
+        fakes: Option<Arc<Fakes>>,
+    ) -> std::io::Result<Relay> {
         // tempfile makes the folder with mode 0700: only this user can connect.
         let dir = tempfile::Builder::new().prefix("grader-relay-").tempdir()?;
         let socket = dir.path().join("relay.sock");
@@ -77,7 +88,7 @@ impl Relay {
             // container stopped); accepted sockets then close unanswered.
             tokio::select! {
                 () = accept => {}
-                () = drive(io, opened) => tracing::debug!("the probe's mux ended"),
+                () = drive(io, opened, fakes) => tracing::debug!("the probe's mux ended"),
             }
         });
         Ok(Relay {
@@ -140,9 +151,15 @@ async fn attach_mux(docker: &Docker, probe_id: &str) -> Result<MuxIo, bollard::e
 }
 
 /// Runs the yamux connection: opens a stream for each request from the
-/// accept loop, and keeps the frames moving. Ends when the mux does.
-async fn drive(io: MuxIo, mut opened: tokio::sync::mpsc::Receiver<Open>) {
+/// accept loop, hands each stream the probe opens to the fakes, and keeps the
+/// frames moving. Ends when the mux does, and the fakes' connections with it.
+async fn drive(
+    io: MuxIo,
+    mut opened: tokio::sync::mpsc::Receiver<Open>,
+    fakes: Option<Arc<Fakes>>,
+) {
     let mut conn = yamux::Connection::new(io, yamux::Config::default(), yamux::Mode::Client);
+    let mut served = tokio::task::JoinSet::new();
     let mut waiting: Option<Open> = None;
     std::future::poll_fn(|cx| {
         loop {
@@ -164,16 +181,34 @@ async fn drive(io: MuxIo, mut opened: tokio::sync::mpsc::Receiver<Open>) {
                     Poll::Pending => waiting = Some(reply),
                 }
             }
-            // Polling for inbound streams is what moves every frame; the probe
-            // never opens one, so any that comes is dropped.
+            // Polling for inbound streams is what moves every frame. One the
+            // probe opens is a connection to a fake; with no fakes, it is dropped.
             return match conn.poll_next_inbound(cx) {
-                Poll::Ready(Some(Ok(_))) => continue,
+                Poll::Ready(Some(Ok(stream))) => {
+                    if let Some(fakes) = &fakes {
+                        served.spawn(to_fake(fakes.clone(), stream));
+                    }
+                    // Finished connections are let go of as they end.
+                    while let Poll::Ready(Some(_)) = served.poll_join_next(cx) {}
+                    continue;
+                }
                 Poll::Ready(Some(Err(_)) | None) => Poll::Ready(()),
                 Poll::Pending => Poll::Pending,
             };
         }
     })
     .await
+}
+
+/// Reads the fake's port that heads a stream the probe opened, then lets
+/// that fake answer the connection.
+async fn to_fake(fakes: Arc<Fakes>, stream: yamux::Stream) {
+    let mut stream = stream.compat();
+    let mut port = [0u8; 2];
+    match tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut port)).await {
+        Ok(Ok(_)) => fakes.serve(u16::from_be_bytes(port), stream).await,
+        _ => tracing::debug!("a stream from the probe did not name a fake's port"),
+    }
 }
 
 /// Carries one client connection over one stream of the probe's mux.

@@ -3,10 +3,11 @@
 //! Whatever the image says, the container runs as an unprivileged user with no
 //! capabilities, no new privileges, a read-only root with a small noexec /tmp,
 //! memory without swap, a CPU and process cap, file-size and open-file limits, an
-//! init that reaps zombies, capped logs, and no network at all. The grader reaches
-//! the service only through its probe, which joins the container's network
-//! namespace (see `probe.rs`): nothing is published on the host, no bridge joins the
-//! container to the host or to another submission.
+//! init that reaps zombies, capped logs, and no network at all. The probe owns
+//! the network namespace (it starts first, with no network, see `probe.rs`) and
+//! the submission joins it: the grader reaches the service only through the
+//! probe, nothing is published on the host, no bridge joins the container to the
+//! host or to another submission.
 
 use super::labels;
 use crate::spec::ContainerSpec;
@@ -18,7 +19,8 @@ use std::collections::{BTreeMap, HashMap};
 /// The user every submission runs as.
 pub const USER: &str = "10001:10001";
 
-/// The container configuration for a submission's image.
+/// The container configuration for a submission's image, in the network
+/// namespace of the probe container `probe_id` (loopback only, no route out).
 ///
 /// `image_volumes` are the VOLUMEs the image declares: each gets a small tmpfs so
 /// the engine makes no anonymous volume (which would be writable, unbounded and
@@ -28,6 +30,7 @@ pub fn submission(
     lab: &str,
     spec: &ContainerSpec,
     image_volumes: &[String],
+    probe_id: &str,
 ) -> ContainerCreateBody {
     let mut env: Vec<String> = vec![format!("PORT={}", spec.port)];
     env.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
@@ -58,7 +61,7 @@ pub fn submission(
         }),
         network_disabled: Some(false),
         host_config: Some(HostConfig {
-            network_mode: Some("none".to_string()),
+            network_mode: Some(format!("container:{probe_id}")),
             tmpfs: Some(tmpfs),
             ..locked_down(spec.memory_mb, spec.cpus, spec.pids)
         }),
@@ -201,11 +204,12 @@ mod tests {
             .expect("known")
             .expect("valid")
             .container;
-        let body = submission("img", "week08", &spec, &["/data".to_string()]);
+        let body = submission("img", "week08", &spec, &["/data".to_string()], "probe1");
         assert_eq!(body.user.as_deref(), Some(USER));
         assert_eq!(body.stop_signal.as_deref(), Some("SIGTERM"));
         let host = body.host_config.expect("host config");
-        assert_eq!(host.network_mode.as_deref(), Some("none"));
+        // The probe's namespace, which has no network but loopback.
+        assert_eq!(host.network_mode.as_deref(), Some("container:probe1"));
         assert_eq!(host.memory, host.memory_swap);
         assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
         assert_eq!(host.readonly_rootfs, Some(true));

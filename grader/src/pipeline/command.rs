@@ -343,23 +343,6 @@ impl<'a> Runner<'a> {
             })
         };
         Ok(match rule {
-            FileRule::Json {
-                path,
-                pointer,
-                min,
-                max,
-                ..
-            } => file(&first.files, path)
-                .and_then(|bytes| checks::files::json_threshold(path, &bytes, pointer, *min, *max)),
-            FileRule::MarkdownSections {
-                path,
-                sections,
-                min_words,
-                ..
-            } => file(&first.files, path).and_then(|bytes| {
-                let text = String::from_utf8_lossy(&bytes);
-                checks::files::markdown_sections(path, &text, sections, *min_words)
-            }),
             FileRule::Deterministic { paths, .. } => {
                 for path in paths {
                     if let Err(p) = file(&first.files, path) {
@@ -380,11 +363,10 @@ impl<'a> Runner<'a> {
                 }
                 checks::files::deterministic(&first.files, &second.files, paths)
             }
-            FileRule::TomlKeys { path, tables, .. } => file(&first.files, path)
-                .and_then(|bytes| checks::files::toml_tables(path, &bytes, tables)),
             FileRule::SecretScan { .. } => {
                 Err(Problem::Error("a secret scan reads no command".into()))
             }
+            _ => checks::files::judge_one_file(rule, |path| file(&first.files, path)),
         })
     }
 }

@@ -6,6 +6,7 @@ use super::GradeError;
 use super::service::fate;
 use crate::checks;
 use crate::docker::probe;
+use crate::fakes::Lambda;
 use crate::result::ContainerVerdict;
 use crate::spec::LabSpec;
 use bollard::Docker;
@@ -21,8 +22,7 @@ pub enum Ready {
 pub async fn wait_ready(
     docker: &Docker,
     id: &str,
-    probe_id: &str,
-    image: &probe::ProbeImage,
+    (probe_id, image): (&str, &probe::ProbeImage),
     http: &reqwest::Client,
     base: &str,
     lab: &LabSpec,
@@ -34,15 +34,8 @@ pub async fn wait_ready(
         c.port, c.ready_timeout_secs
     );
     loop {
-        let (verdict, code, _) = fate(docker, id).await?;
-        if let Some(v) = verdict {
-            let what = match v {
-                ContainerVerdict::OutOfMemory => "it ran out of memory".to_string(),
-                _ => format!("it exited with code {}", code.unwrap_or(-1)),
-            };
-            return Ok(Ready::No(format!(
-                "the service stopped before it was ready: {what}"
-            )));
+        if let Some(stopped) = stopped(docker, id).await? {
+            return Ok(stopped);
         }
         let (out, _) = probe::run(docker, probe_id, image, &["listeners"], 4096).await?;
         let listening = Listening::parse(&String::from_utf8_lossy(&out), c.port);
@@ -85,6 +78,60 @@ pub async fn wait_ready(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Waits until the function has asked the Lambda fake for its next event,
+/// the container dies, it reports an init error, or the deadline passes.
+pub async fn wait_asked(
+    docker: &Docker,
+    id: &str,
+    lambda: &Lambda,
+    lab: &LabSpec,
+) -> Result<Ready, GradeError> {
+    let secs = lab.container.ready_timeout_secs;
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut progress = lambda.asked();
+    loop {
+        let now = progress.borrow_and_update().clone();
+        if let Some(error) = now.init_error {
+            return Ok(Ready::No(format!(
+                "the function reported an init error: {}",
+                checks::clip(&error, 200)
+            )));
+        }
+        if now.asked > 0 {
+            return Ok(Ready::Yes);
+        }
+        if let Some(stopped) = stopped(docker, id).await? {
+            return Ok(stopped);
+        }
+        if Instant::now() >= deadline {
+            return Ok(Ready::No(format!(
+                "the function never became ready: it did not ask the runtime API for an event (GET /2018-06-01/runtime/invocation/next at $AWS_LAMBDA_RUNTIME_API) within {secs} s"
+            )));
+        }
+        // Woken by its call, or every 200 ms to see whether it died.
+        let _ = tokio::time::timeout(Duration::from_millis(200), progress.changed()).await;
+    }
+}
+
+/// `Ready::No` with the reason if the container has stopped.
+async fn stopped(docker: &Docker, id: &str) -> Result<Option<Ready>, GradeError> {
+    let (verdict, code, _) = fate(docker, id).await?;
+    let Some(v) = verdict else {
+        return Ok(None);
+    };
+    let what = match (v, code) {
+        (ContainerVerdict::OutOfMemory, _) => "it ran out of memory".to_string(),
+        (_, Some(127)) => {
+            "it exited with code 127 (the entrypoint was not found in the image)".into()
+        }
+        (_, Some(126)) => "it exited with code 126 (the entrypoint is not executable)".into(),
+        (_, code) => format!("it exited with code {}", code.unwrap_or(-1)),
+    };
+    Ok(Some(Ready::No(format!(
+        "the service stopped before it was ready: {what}"
+    ))))
 }
 
 /// What listens in the submission's network namespace, as the probe reads it.

@@ -5,20 +5,23 @@
 
 use super::build::Image;
 use super::command::Runner;
-use super::ready::{Ready, wait_ready};
+use super::ready::{Ready, wait_asked, wait_ready};
 use super::scorecard::{Scorecard, ms};
 use super::watch::Watch;
 use super::{GradeError, GradeRequest};
 use crate::checks::{self, Env};
 use crate::docker::output::Capture;
 use crate::docker::{labels, probe, relay, sandbox, sweep};
+use crate::fakes::Fakes;
 use crate::result::ContainerVerdict;
 use crate::spec::{CheckKind, CheckSpec, Phase};
 use bollard::Docker;
 use bollard::query_parameters::{CreateContainerOptionsBuilder, KillContainerOptions};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Starts the service, judges the service and final phases, tears down.
+/// Starts the probe, then the service in the probe's network namespace,
+/// judges the service and final phases, tears down.
 pub async fn run(
     docker: &Docker,
     req: &GradeRequest,
@@ -30,43 +33,68 @@ pub async fn run(
     let lab = &req.lab;
     let t = Instant::now();
     watch.step("starting the service");
-    let sha = card.report.submission.context_sha256.as_deref();
-    let name = format!("grader-{}-{}", lab.id, &sha.unwrap_or("x")[..12]);
-    let opts = CreateContainerOptionsBuilder::default()
-        .name(&labels::unique(&name))
-        .build();
-    let mut body = sandbox::submission(&image.tag, &lab.id, &lab.container, &image.facts.volumes);
-    if let Some(host) = body.host_config.as_mut() {
-        host.runtime.clone_from(&req.runtime);
-    }
-    let id = match docker.create_container(Some(opts), body).await {
-        Ok(created) => created.id,
-        // The engine refuses to make a container of this image (no command, say).
-        Err(e) => match refusal(&e) {
-            Some(why) => {
-                let what = format!("the container could not be created: {why}");
-                not_started(card, checks, &what);
-                card.report.timings.start_ms = ms(t);
-                return Ok(());
-            }
-            None => return Err(e.into()),
-        },
-    };
-    let mut probe_id: Option<String> = None;
+    let fakes = (!lab.fakes.is_empty()).then(|| Fakes::new(&lab.fakes, &lab.id));
+    let fake_ports = fakes.as_ref().map(|f| f.ports()).unwrap_or_default();
+
+    // The probe owns the namespace: it starts first, holding the fakes' ports,
+    // so that they answer before the submission's first call and nothing of
+    // the submission's can take them.
+    let probe_image = probe::image(docker, &req.probe_exe).await?;
+    let pid = probe::create(
+        docker,
+        &probe_image,
+        &lab.id,
+        lab.container.port,
+        &fake_ports,
+    )
+    .await?;
+    let mut sub_id: Option<String> = None;
     let mut capture = None;
     let outcome = async {
-        capture = Some(Capture::attach(docker, &id).await?);
-        // The probe container is made while the submission starts: it joins
-        // the submission's namespace only when it is started itself.
-        let probe_made = async {
-            let image = probe::image(docker, &req.probe_exe).await?;
-            let pid = probe::create(docker, &image, &id, &lab.id, lab.container.port).await?;
-            Ok::<_, GradeError>((image, pid))
+        probe::start(docker, &pid).await?;
+        if !fake_ports.is_empty() {
+            probe::wait_listening(docker, &pid, &probe_image, &fake_ports).await?;
+        }
+        let sha = card.report.submission.context_sha256.as_deref();
+        let name = format!("grader-{}-{}", lab.id, &sha.unwrap_or("x")[..12]);
+        let opts = CreateContainerOptionsBuilder::default()
+            .name(&labels::unique(&name))
+            .build();
+        let mut body = sandbox::submission(
+            &image.tag,
+            &lab.id,
+            &lab.container,
+            &image.facts.volumes,
+            &pid,
+        );
+        if let Some(host) = body.host_config.as_mut() {
+            host.runtime.clone_from(&req.runtime);
+        }
+        if let Some(env) = body.env.as_mut() {
+            // The lab's own env comes last, so an instructor may override.
+            let given: Vec<String> = lab
+                .fakes
+                .values()
+                .flat_map(|f| f.env(&lab.id, lab.container.memory_mb))
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            env.splice(1..1, given);
+        }
+        let id = match docker.create_container(Some(opts), body).await {
+            Ok(created) => created.id,
+            // The engine refuses to make a container of this image (no command, say).
+            Err(e) => match refusal(&e) {
+                Some(why) => {
+                    let what = format!("the container could not be created: {why}");
+                    not_started(card, checks, &what);
+                    return Ok(());
+                }
+                None => return Err(e.into()),
+            },
         };
-        let (started, made) = tokio::join!(docker.start_container(&id, None), probe_made);
-        let (probe_image, pid) = made?;
-        probe_id = Some(pid.clone());
-        if let Err(e) = started {
+        sub_id = Some(id.clone());
+        capture = Some(Capture::attach(docker, &id).await?);
+        if let Err(e) = docker.start_container(&id, None).await {
             // Our configuration starts other images, so a refusal here is the
             // image's doing (an entrypoint that does not exist, say).
             return match refusal(&e) {
@@ -78,39 +106,30 @@ pub async fn run(
                 None => Err(e.into()),
             };
         }
-        if let Err(e) = probe::start(docker, &pid).await {
-            // The probe cannot join a container that has already stopped: that is
-            // the submission's fate, not a failure of grading.
-            return match fate(docker, &id).await? {
-                (Some(verdict), code, oom) => {
-                    stopped_before_ready(card, checks, (verdict, code, oom));
-                    Ok(())
-                }
-                _ => Err(e.into()),
-            };
-        }
         card.report.timings.start_ms = ms(t);
         let service = Service {
             docker,
             id: &id,
             probe_id: &pid,
-            probe_image,
+            probe_image: probe_image.clone(),
+            fakes: fakes.clone(),
         };
         judge(&service, req, checks, image, card, watch).await
     }
     .await;
+    if card.report.timings.start_ms == 0 {
+        card.report.timings.start_ms = ms(t);
+    }
 
-    // Teardown, whatever happened.
+    // Teardown, whatever happened: the submission first, then the namespace.
     let t = Instant::now();
-    let probe_gone = async {
-        match &probe_id {
-            Some(pid) => sweep::remove_container(docker, pid).await,
-            None => Ok(()),
-        }
+    let gone = match &sub_id {
+        Some(id) => sweep::remove_container(docker, id).await,
+        None => Ok(()),
     };
-    let (probe_gone, gone) = tokio::join!(probe_gone, sweep::remove_container(docker, &id));
-    probe_gone?;
+    let probe_gone = sweep::remove_container(docker, &pid).await;
     gone?;
+    probe_gone?;
     if let Some(capture) = capture {
         let out = capture.finish();
         card.report.container.output_over_cap = out.bytes > lab.container.log_cap_bytes;
@@ -126,6 +145,7 @@ struct Service<'a> {
     id: &'a str,
     probe_id: &'a str,
     probe_image: probe::ProbeImage,
+    fakes: Option<Arc<Fakes>>,
 }
 
 /// Waits until ready, runs the service's checks in order, then the final
@@ -141,7 +161,7 @@ async fn judge(
     let (docker, id) = (service.docker, service.id);
     let lab = &req.lab;
     let deadline = Instant::now() + Duration::from_secs(lab.container.run_timeout_secs);
-    let relay = relay::Relay::start(docker, service.probe_id)
+    let relay = relay::Relay::start(docker, service.probe_id, service.fakes.clone())
         .await
         .map_err(|e| GradeError::Other(format!("cannot open the relay socket: {e}")))?;
     // Every connection goes through the relay whatever the host, so the URL's
@@ -152,20 +172,27 @@ async fn judge(
         .map_err(|e| GradeError::Other(format!("HTTP client: {e}")))?;
 
     let t = Instant::now();
-    watch.step(&format!(
-        "waiting until GET {} answers 200",
-        lab.container.ready_path
-    ));
-    let ready = wait_ready(
-        docker,
-        id,
-        service.probe_id,
-        &service.probe_image,
-        &http,
-        &base,
-        lab,
-    )
-    .await?;
+    let function = lab
+        .container
+        .ready_fake
+        .as_ref()
+        .and_then(|name| Some((name, service.fakes.as_ref()?.lambda(name)?)));
+    let ready = match function {
+        Some((name, lambda)) => {
+            watch.step(&format!(
+                "waiting until the function asks fake \"{name}\" for an event"
+            ));
+            wait_asked(docker, id, &lambda, lab).await?
+        }
+        None => {
+            watch.step(&format!(
+                "waiting until GET {} answers 200",
+                lab.container.ready_path
+            ));
+            let probe = (service.probe_id, &service.probe_image);
+            wait_ready(docker, id, probe, &http, &base, lab).await?
+        }
+    };
     card.report.timings.ready_ms = ms(t);
 
     let env = Env {
@@ -174,6 +201,7 @@ async fn judge(
         image: &image.facts,
         snapshots: &lab.snapshots,
         rows: lab.rows.as_ref(),
+        fakes: service.fakes.as_deref(),
     };
     let t = Instant::now();
     // Why the remaining checks are not run, once that is known.
@@ -188,7 +216,15 @@ async fn judge(
         stopped = Some(reason);
     }
     let budget = (deadline, lab.container.run_timeout_secs);
-    let mut beside = Runner::new(docker, lab, &req.submission, Some(image), Some(id));
+    // Beside the service is in the probe's namespace, which outlives the
+    // service (a command may still run after it has stopped).
+    let mut beside = Runner::new(
+        docker,
+        lab,
+        &req.submission,
+        Some(image),
+        Some(service.probe_id),
+    );
     for check in checks.iter().filter(|c| c.kind.phase() == Phase::Service) {
         if stopped.is_none() {
             stopped = interrupted(docker, id, budget, card).await?;
@@ -242,6 +278,27 @@ async fn judge(
         let grace = Duration::from_secs(*grace_secs);
         let outcome = checks::sigterm::check(docker, id, &env, request, grace).await?;
         stopped = Some("the service was stopped by the SIGTERM check before it".into());
+        card.judge(&check.id, outcome, started);
+    }
+    // Last, the fakes' transcripts: what the submission asked them, whatever
+    // became of it since.
+    for check in checks.iter().filter(|c| c.kind.phase() == Phase::Final) {
+        let CheckKind::File(rule) = &check.kind else {
+            continue;
+        };
+        let Some(name) = rule.fake() else { continue };
+        watch.step(&check.title);
+        let started = Instant::now();
+        let transcript = service.fakes.as_ref().and_then(|f| f.transcript(name));
+        let outcome = checks::files::judge_one_file(rule, |path| match (path, transcript) {
+            ("transcript.json", Some(bytes)) => Ok(bytes),
+            ("transcript.json", None) => Err(checks::Problem::Error(format!(
+                "no fake \"{name}\" in this grade"
+            ))),
+            (other, _) => Err(checks::Problem::Fail(format!(
+                "fake \"{name}\" keeps transcript.json only, not {other}"
+            ))),
+        });
         card.judge(&check.id, outcome, started);
     }
     card.report.timings.checks_ms += ms(t);
@@ -332,29 +389,4 @@ fn not_started(card: &mut Scorecard, checks: &[&CheckSpec], what: &str) {
 fn not_run_from_service(card: &mut Scorecard, checks: &[&CheckSpec], why: &str) {
     let later = checks.iter().filter(|c| c.kind.phase() >= Phase::Service);
     card.not_run(later, why);
-}
-
-/// Records a container that stopped before the probe could join it.
-fn stopped_before_ready(
-    card: &mut Scorecard,
-    checks: &[&CheckSpec],
-    (verdict, code, oom): (ContainerVerdict, Option<i64>, bool),
-) {
-    let what = if oom {
-        "it ran out of memory".to_string()
-    } else {
-        let hint = match code {
-            Some(127) => " (the entrypoint was not found in the image)",
-            Some(126) => " (the entrypoint is not executable)",
-            _ => "",
-        };
-        format!("it exited with code {}{hint}", code.unwrap_or(-1))
-    };
-    let container = &mut card.report.container;
-    container.verdict = verdict;
-    container.exit_code = code;
-    container.oom_killed = oom;
-    container.detail = Some(format!("the service stopped before it was ready: {what}"));
-    let why = format!("the service stopped before it was ready ({what})");
-    not_run_from_service(card, checks, &why);
 }

@@ -4,7 +4,7 @@
 
 use super::scorecard::Scorecard;
 use crate::checks::{self, Outcome, Problem};
-use crate::spec::{CheckKind, CheckSpec, FileRule, FileSource, Phase};
+use crate::spec::{CheckKind, CheckSpec, FileRule, Phase};
 use std::path::Path;
 use std::time::Instant;
 
@@ -39,33 +39,8 @@ fn judge_one(kind: &CheckKind, dir: &Path) -> Outcome {
             }
             checks::secrets::verdict(found)
         }
-        CheckKind::File(FileRule::Json {
-            source: FileSource::Tree,
-            path,
-            pointer,
-            min,
-            max,
-        }) => {
-            let bytes = checks::files::read_tree_file(dir, path)?;
-            checks::files::json_threshold(path, &bytes, pointer, *min, *max)
-        }
-        CheckKind::File(FileRule::TomlKeys {
-            source: FileSource::Tree,
-            path,
-            tables,
-        }) => {
-            let bytes = checks::files::read_tree_file(dir, path)?;
-            checks::files::toml_tables(path, &bytes, tables)
-        }
-        CheckKind::File(FileRule::MarkdownSections {
-            source: FileSource::Tree,
-            path,
-            sections,
-            min_words,
-        }) => {
-            let bytes = checks::files::read_tree_file(dir, path)?;
-            let text = String::from_utf8_lossy(&bytes);
-            checks::files::markdown_sections(path, &text, sections, *min_words)
+        CheckKind::File(rule) if rule.command().is_none() && rule.fake().is_none() => {
+            checks::files::judge_one_file(rule, |path| checks::files::read_tree_file(dir, path))
         }
         _ => Err(Problem::Error(
             "not a check of the submission's files".into(),

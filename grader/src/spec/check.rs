@@ -71,6 +71,14 @@ pub enum CheckKind {
         grace_secs: u64,
         request: RequestSpec,
     },
+    /// An event handed to the function through a Lambda fake; its answer
+    /// comes back by `route` ("response" or "error") and meets `expect`.
+    Invoke {
+        fake: String,
+        event: serde_json::Value,
+        route: Route,
+        expect: Option<Expect>,
+    },
     /// The image's program run with arguments in a container of its own.
     Command(CommandSpec),
     /// A rule on files a command wrote or the submission holds.
@@ -85,6 +93,24 @@ pub enum ImageRule {
     MaxSize { max_mb: u64 },
     Exposes { port: u16 },
     Label { label: String },
+}
+
+/// How a function answers an invocation: with a result, or with an error
+/// (its handler failed, or it refused the event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Route {
+    Response,
+    Error,
+}
+
+impl Route {
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Response => "response",
+            Route::Error => "error",
+        }
+    }
 }
 
 /// When a check is judged in a grade, in this order. Each kind declares its
@@ -124,6 +150,8 @@ impl CheckKind {
     pub fn phase(&self) -> Phase {
         match self {
             CheckKind::Repository(_) => Phase::Source,
+            // A fake's transcript is read after the service's last check.
+            CheckKind::File(rule) if rule.fake().is_some() => Phase::Final,
             CheckKind::File(rule) if rule.command().is_none() => Phase::Source,
             CheckKind::Image(_) => Phase::Build,
             CheckKind::Command(spec) if spec.service => Phase::Service,
@@ -132,7 +160,8 @@ impl CheckKind {
             | CheckKind::Snapshot { .. }
             | CheckKind::Batch { .. }
             | CheckKind::Accuracy { .. }
-            | CheckKind::OpenApi { .. } => Phase::Service,
+            | CheckKind::OpenApi { .. }
+            | CheckKind::Invoke { .. } => Phase::Service,
             CheckKind::Sigterm { .. } => Phase::Final,
         }
     }
@@ -147,7 +176,7 @@ impl CheckKind {
     pub fn needs_image(&self) -> bool {
         match self {
             CheckKind::Repository(_) => false,
-            CheckKind::File(rule) => rule.command().is_some(),
+            CheckKind::File(rule) => rule.command().is_some() || rule.fake().is_some(),
             // Beside the service, it needs the service, so the image.
             CheckKind::Command(spec) => spec.runs_submission() || spec.service,
             _ => true,
@@ -279,6 +308,21 @@ struct OpenApiFields {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct InvokeFields {
+    fake: String,
+    /// The event, inline in TOML (a table, an array, a string, a number).
+    event: serde_json::Value,
+    #[serde(default = "default_route")]
+    route: Route,
+    expect: Option<Expect>,
+}
+
+fn default_route() -> Route {
+    Route::Response
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct SigtermFields {
     #[serde(default = "default_grace")]
     grace_secs: u64,
@@ -374,6 +418,15 @@ impl<'de> Deserialize<'de> for CheckSpec {
                     request: f.request,
                 }
             }
+            "invoke" => {
+                let f: InvokeFields = fields("invoke", raw.rest).map_err(D::Error::custom)?;
+                CheckKind::Invoke {
+                    fake: f.fake,
+                    event: f.event,
+                    route: f.route,
+                    expect: f.expect,
+                }
+            }
             "command" => CheckKind::Command(fields("command", raw.rest).map_err(D::Error::custom)?),
             "file" => CheckKind::File(super::files::file_rule(raw.rest).map_err(D::Error::custom)?),
             "repository" => {
@@ -381,7 +434,7 @@ impl<'de> Deserialize<'de> for CheckSpec {
             }
             other => {
                 return Err(D::Error::custom(format!(
-                    "check \"{}\": unknown kind \"{other}\" (expected image, http, snapshot, batch, accuracy, openapi, sigterm, command, file or repository)",
+                    "check \"{}\": unknown kind \"{other}\" (expected image, http, snapshot, batch, accuracy, openapi, sigterm, invoke, command, file or repository)",
                     raw.id
                 )));
             }
@@ -496,6 +549,21 @@ impl CheckSpec {
                     );
                 }
             }
+            CheckKind::Invoke { fake, expect, .. } => {
+                if !matches!(lab.fakes.get(fake), Some(super::FakeSpec::Lambda { .. })) {
+                    return Err(format!(
+                        "fake: \"{fake}\" is not a fake of kind \"lambda\" declared under [fakes]"
+                    ));
+                }
+                if let Some(expect) = expect {
+                    expect.validate()?;
+                    if expect.status.is_some() {
+                        return Err(
+                            "expect.status: an invocation has no status; give route = \"response\" or \"error\"".into(),
+                        );
+                    }
+                }
+            }
             // A command beside the service needs a port like every service
             // check: the lab's own validation says so, naming the field.
             CheckKind::Command(command) => command.validate(&lab.snapshots, &lab.judges)?,
@@ -509,6 +577,13 @@ impl CheckSpec {
                     })
                     .collect();
                 rule.validate(&commands)?;
+                if let Some(name) = rule.fake()
+                    && !lab.fakes.contains_key(name)
+                {
+                    return Err(format!(
+                        "from: \"fake:{name}\" names no fake declared under [fakes]"
+                    ));
+                }
                 let beside = |c: &&CheckSpec| {
                     matches!(&c.kind, CheckKind::Command(cmd) if cmd.service)
                         && Some(c.id.as_str()) == rule.command()

@@ -31,17 +31,22 @@ pub enum FileSource {
     Tree,
     /// The output folder of the command check with this id, after it ran.
     Command(String),
+    /// The transcript of the fake with this name (`transcript.json`), once
+    /// the service has stopped.
+    Fake(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum FileRule {
-    /// A number in a JSON file, at a JSON pointer, within bounds.
+    /// A number in a JSON file, at a JSON pointer, within bounds; or any
+    /// value there equal to `equals`.
     Json {
         source: FileSource,
         path: String,
         pointer: String,
         min: Option<f64>,
         max: Option<f64>,
+        equals: Option<serde_json::Value>,
     },
     /// The command run a second time writes byte-identical files.
     Deterministic { from: String, paths: Vec<String> },
@@ -83,6 +88,25 @@ impl FileRule {
             _ => None,
         }
     }
+
+    /// The fake whose transcript the rule reads, if any.
+    pub fn fake(&self) -> Option<&str> {
+        match self {
+            FileRule::Json {
+                source: FileSource::Fake(name),
+                ..
+            }
+            | FileRule::MarkdownSections {
+                source: FileSource::Fake(name),
+                ..
+            }
+            | FileRule::TomlKeys {
+                source: FileSource::Fake(name),
+                ..
+            } => Some(name),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -113,6 +137,7 @@ struct JsonFields {
     pointer: String,
     min: Option<f64>,
     max: Option<f64>,
+    equals: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -216,8 +241,16 @@ fn take_rule(kind: &str, rest: &mut toml::Table) -> Result<String, String> {
     }
 }
 
+/// `from`: left out for the submission's tree, `fake:NAME` for a fake's
+/// transcript, else a command check's id.
 fn source(from: Option<String>) -> FileSource {
-    from.map_or(FileSource::Tree, FileSource::Command)
+    match from {
+        None => FileSource::Tree,
+        Some(from) => match from.strip_prefix("fake:") {
+            Some(name) => FileSource::Fake(name.to_string()),
+            None => FileSource::Command(from),
+        },
+    }
 }
 
 /// Reads a `kind = "file"` check's fields.
@@ -232,6 +265,7 @@ pub(super) fn file_rule(mut rest: toml::Table) -> Result<FileRule, String> {
                 pointer: f.pointer,
                 min: f.min,
                 max: f.max,
+                equals: f.equals,
             }
         }
         "deterministic" => {
@@ -313,6 +347,19 @@ impl FileRule {
     /// `command_ids`: the ids of the lab's command checks, with whether each has an
     /// `output_dir`.
     pub(super) fn validate(&self, commands: &[(&str, bool)]) -> Result<(), String> {
+        let read = match self {
+            FileRule::Json { path, .. }
+            | FileRule::MarkdownSections { path, .. }
+            | FileRule::TomlKeys { path, .. } => Some(path.as_str()),
+            _ => None,
+        };
+        if let Some(name) = self.fake()
+            && read != Some("transcript.json")
+        {
+            return Err(format!(
+                "path: fake \"{name}\" keeps one file, transcript.json"
+            ));
+        }
         if let Some(id) = self.command() {
             match commands.iter().find(|(c, _)| *c == id) {
                 None => return Err(format!("from: \"{id}\" is not a command check of this lab")),
@@ -330,6 +377,7 @@ impl FileRule {
                 pointer,
                 min,
                 max,
+                equals,
                 ..
             } => {
                 relative_path("path", path)?;
@@ -338,8 +386,11 @@ impl FileRule {
                         "pointer: \"{pointer}\" is not a JSON pointer (starts with '/')"
                     ));
                 }
-                if min.is_none() && max.is_none() {
-                    return Err("rule \"json\" needs min, max or both".into());
+                if equals.is_some() && (min.is_some() || max.is_some()) {
+                    return Err("rule \"json\": give equals, or min and max, not both".into());
+                }
+                if equals.is_none() && min.is_none() && max.is_none() {
+                    return Err("rule \"json\" needs equals, or min, max or both".into());
                 }
                 if [min, max].into_iter().flatten().any(|v| !v.is_finite()) {
                     return Err("min and max must be finite numbers".into());

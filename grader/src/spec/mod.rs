@@ -9,13 +9,15 @@
 mod check;
 mod command;
 mod embedded;
+mod fakes;
 mod files;
 mod request;
 mod rows;
 
-pub use check::{CheckKind, CheckSpec, ImageRule, Phase, ValueRange, Visibility};
+pub use check::{CheckKind, CheckSpec, ImageRule, Phase, Route, ValueRange, Visibility};
 pub use command::{CommandExpect, CommandSpec, Input, SUBMISSION, StepSpec, StreamExpect, WORKDIR};
 pub use embedded::{EmbeddedLab, embedded_lab, embedded_labs};
+pub use fakes::{FakeSpec, OPENAI_KEY, Reply};
 pub use files::{DEFAULT_TYPES, FileRule, FileSource, RepoRule};
 pub use request::{Expect, RequestSpec};
 pub use rows::{Rows, RowsSpec, first as first_rows};
@@ -42,6 +44,9 @@ pub struct LabSpec {
     /// from recipes in `images/judges/` (`cargo xtask judge-images`).
     #[serde(default)]
     pub judges: BTreeMap<String, String>,
+    /// Services the grader plays for the submission, by name (see `fakes`).
+    #[serde(default)]
+    pub fakes: BTreeMap<String, FakeSpec>,
     pub checks: Vec<CheckSpec>,
     /// The rows requests are made of, as `[rows]` declares them.
     #[serde(default, rename = "rows")]
@@ -68,6 +73,10 @@ pub struct ContainerSpec {
     pub port: u16,
     #[serde(default = "defaults::ready_path")]
     pub ready_path: String,
+    /// Ready when the function has asked this Lambda fake for its next event,
+    /// instead of when the port answers `ready_path` (a function has no port).
+    #[serde(default)]
+    pub ready_fake: Option<String>,
     #[serde(default = "defaults::ready_timeout")]
     pub ready_timeout_secs: u64,
     /// The whole run, from start to the last check; past it the container is killed.
@@ -111,6 +120,7 @@ impl Default for ContainerSpec {
         Self {
             port: 0,
             ready_path: defaults::ready_path(),
+            ready_fake: None,
             ready_timeout_secs: defaults::ready_timeout(),
             run_timeout_secs: defaults::run_timeout(),
             memory_mb: defaults::memory_mb(),
@@ -331,10 +341,20 @@ impl LabSpec {
             return Err(self.invalid("week", format!("{} is not a week from 1 to 15", self.week)));
         }
         let c = &self.container;
-        if c.port == 0 && self.has_service() {
+        if c.port == 0 && c.ready_fake.is_none() && self.has_service() {
             return Err(self.invalid(
                 "container.port",
-                "the lab has checks of a running service, so it needs a port from 1 to 65535",
+                "the lab has checks of a running service, so it needs a port from 1 to 65535 (or ready_fake, for a function)",
+            ));
+        }
+        fakes::validate(&self.fakes, c.port)
+            .map_err(|(field, problem)| self.invalid(field, problem))?;
+        if let Some(name) = &c.ready_fake
+            && !matches!(self.fakes.get(name), Some(FakeSpec::Lambda { .. }))
+        {
+            return Err(self.invalid(
+                "container.ready_fake",
+                format!("\"{name}\" is not a fake of kind \"lambda\" declared under [fakes]"),
             ));
         }
         if !c.ready_path.starts_with('/') {

@@ -320,7 +320,7 @@ fn command_file_and_repository_mistakes_are_named_in_one_line() {
                 "file",
                 "rule = \"json\"\npath = \"m.json\"\npointer = \"/a\"",
             ),
-            "needs min, max or both",
+            "needs equals, or min, max or both",
         ),
         (
             check(
@@ -562,4 +562,91 @@ fn a_rows_file_that_cannot_be_read_or_parsed_is_one_line_naming_it() {
         err.contains("request.rows needs the lab's [rows] table"),
         "{err}"
     );
+}
+
+const LAMBDA: &str = "id = \"f\"\ntitle = \"T\"\nweek = 13\n[container]\nready_fake = \"runtime\"\n[fakes.runtime]\nkind = \"lambda\"\nport = 9001\n";
+const INVOKE: &str = "[[checks]]\nid = \"i\"\ntitle = \"t\"\npoints = 1\nkind = \"invoke\"\nfake = \"runtime\"\nevent = { inputs = [1] }\n";
+
+#[test]
+fn a_lab_of_fakes_parses_with_their_checks_in_their_phases() {
+    let transcript = "[[checks]]\nid = \"n\"\ntitle = \"t\"\npoints = 1\nkind = \"file\"\nrule = \"json\"\nfrom = \"fake:runtime\"\npath = \"transcript.json\"\npointer = \"/count\"\nequals = 1\n";
+    let lab = parse(&format!("{LAMBDA}{INVOKE}{transcript}")).expect("valid");
+    assert_eq!(lab.container.port, 0, "a function needs no port");
+    assert_eq!(lab.checks[0].kind.phase(), Phase::Service);
+    assert_eq!(lab.checks[1].kind.phase(), Phase::Final);
+    assert!(lab.has_service() && lab.needs_image());
+    let env = lab.fakes["runtime"].env("f", 256);
+    assert!(env.contains(&("AWS_LAMBDA_RUNTIME_API".into(), "127.0.0.1:9001".into())));
+    let llm = parse(
+        &format!("{HEAD}[fakes.llm]\nkind = \"openai\"\nport = 8081\n{INVOKE}")
+            .replace("fake = \"runtime\"", "fake = \"llm\""),
+    );
+    assert!(
+        llm.expect_err("an invoke of an openai fake")
+            .to_string()
+            .contains("\"llm\" is not a fake of kind \"lambda\"")
+    );
+}
+
+#[test]
+fn bad_fakes_are_one_line_naming_the_field() {
+    let cases = [
+        (
+            format!("{LAMBDA}port2 = 1\n{INVOKE}"),
+            "unknown field `port2`",
+        ),
+        (
+            format!("{LAMBDA}[fakes.llm]\nkind = \"openai\"\nport = 9001\n{INVOKE}"),
+            "fakes.runtime.port: 9001 is fake \"llm\"'s port too",
+        ),
+        (
+            format!("{LAMBDA}[fakes.x]\nkind = \"smtp\"\nport = 25\n{INVOKE}"),
+            "unknown variant `smtp`",
+        ),
+        (
+            format!("{HEAD}[fakes.Big]\nkind = \"lambda\"\nport = 9001\n{INVOKE}"),
+            "fakes.Big: a fake's name is lowercase",
+        ),
+        (
+            format!("{HEAD}[fakes.llm]\nkind = \"openai\"\nport = 8080\n{INVOKE}"),
+            "fakes.llm.port: must be a port from 1 to 65535 other than the service's",
+        ),
+        (
+            format!(
+                "{HEAD}[fakes.llm]\nkind = \"openai\"\nport = 8081\nrate_limit = [0]\n{INVOKE}"
+            ),
+            "calls are counted from 1",
+        ),
+        (
+            LAMBDA.replace("ready_fake = \"runtime\"", "ready_fake = \"nope\"") + INVOKE,
+            "container.ready_fake: \"nope\" is not a fake",
+        ),
+        (
+            format!("{LAMBDA}{}expect = {{ status = 200 }}\n", INVOKE),
+            "an invocation has no status",
+        ),
+        (
+            format!(
+                "{LAMBDA}[[checks]]\nid = \"n\"\ntitle = \"t\"\npoints = 1\nkind = \"file\"\nrule = \"json\"\nfrom = \"fake:other\"\npath = \"transcript.json\"\npointer = \"/count\"\nequals = 1\n"
+            ),
+            "\"fake:other\" names no fake",
+        ),
+        (
+            format!(
+                "{LAMBDA}[[checks]]\nid = \"n\"\ntitle = \"t\"\npoints = 1\nkind = \"file\"\nrule = \"json\"\nfrom = \"fake:runtime\"\npath = \"calls.json\"\npointer = \"/count\"\nequals = 1\n"
+            ),
+            "keeps one file, transcript.json",
+        ),
+        (
+            format!(
+                "{LAMBDA}[[checks]]\nid = \"n\"\ntitle = \"t\"\npoints = 1\nkind = \"file\"\nrule = \"json\"\nfrom = \"fake:runtime\"\npath = \"transcript.json\"\npointer = \"/count\"\nequals = 1\nmin = 1\n"
+            ),
+            "give equals, or min and max, not both",
+        ),
+    ];
+    for (text, want) in cases {
+        let err = parse(&text).expect_err(want).to_string();
+        assert!(err.contains(want), "{err}\nwanted: {want}");
+        assert!(!err.contains('\n'), "one line: {err}");
+    }
 }
