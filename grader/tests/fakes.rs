@@ -197,3 +197,16 @@ async fn a_client_that_does_not_retry_or_sends_no_key_loses_what_it_misses() {
         "{report:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_flood_of_hostile_connections_to_a_fake_costs_the_submission_only() {
+    let Some(docker) = engine().await else { return };
+    let mut lab = chat_lab();
+    lab.container.ready_timeout_secs = 40;
+    let dir = submission("fixture-chat", &["flood"]);
+    let report = grade(&docker, lab, dir.path()).await;
+    // The flood's calls took the rate-limited first call; the grade still
+    // ends, and the streamed answer after it is judged as usual.
+    assert!(passed(&report, "ask.stream"), "{report:#?}");
+    assert!(!passed(&report, "transcript.calls"), "{report:#?}");
+}

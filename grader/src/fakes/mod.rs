@@ -26,7 +26,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The largest request body a fake reads; a larger one is answered 413.
-const BODY_CAP: usize = 1 << 20;
+const BODY_CAP: usize = 256 << 10;
+/// Connections the fakes serve at once; more wait their turn. With the body
+/// cap, this bounds what a flood of connections costs the grader's memory.
+const SERVED_AT_ONCE: usize = 64;
 /// The most calls a transcript keeps (each clipped); later ones are counted.
 const KEPT_CALLS: usize = 1000;
 /// The longest text a transcript keeps of one message or answer.
@@ -39,6 +42,7 @@ pub struct Fakes {
     by_name: BTreeMap<String, Fake>,
     /// Each port's fake, by name.
     ports: BTreeMap<u16, String>,
+    slots: tokio::sync::Semaphore,
 }
 
 #[derive(Clone)]
@@ -54,6 +58,7 @@ impl Fakes {
         let mut fakes = Fakes {
             by_name: BTreeMap::new(),
             ports: BTreeMap::new(),
+            slots: tokio::sync::Semaphore::new(SERVED_AT_ONCE),
         };
         for (name, spec) in specs {
             let fake = match spec {
@@ -102,6 +107,9 @@ impl Fakes {
             .and_then(|name| self.by_name.get(name))
             .cloned()
         else {
+            return;
+        };
+        let Ok(_slot) = self.slots.acquire().await else {
             return;
         };
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {

@@ -105,7 +105,7 @@ impl OpenAi {
                 error(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "invalid_request_error",
-                    "the request body is over 1 MiB",
+                    "the request body is over 256 KiB",
                 ),
             );
         };

@@ -51,6 +51,11 @@ pub async fn run(
     let mut sub_id: Option<String> = None;
     let mut capture = None;
     let outcome = async {
+        // Attached before anything runs: a frame the probe writes before the
+        // grader listens (a fake's connection opened at once) would be lost.
+        let relay = relay::Relay::start(docker, &pid, fakes.clone())
+            .await
+            .map_err(|e| GradeError::Other(format!("cannot open the relay socket: {e}")))?;
         probe::start(docker, &pid).await?;
         if !fake_ports.is_empty() {
             probe::wait_listening(docker, &pid, &probe_image, &fake_ports).await?;
@@ -113,6 +118,7 @@ pub async fn run(
             probe_id: &pid,
             probe_image: probe_image.clone(),
             fakes: fakes.clone(),
+            relay,
         };
         judge(&service, req, checks, image, card, watch).await
     }
@@ -146,6 +152,7 @@ struct Service<'a> {
     probe_id: &'a str,
     probe_image: probe::ProbeImage,
     fakes: Option<Arc<Fakes>>,
+    relay: relay::Relay,
 }
 
 /// Waits until ready, runs the service's checks in order, then the final
@@ -161,9 +168,7 @@ async fn judge(
     let (docker, id) = (service.docker, service.id);
     let lab = &req.lab;
     let deadline = Instant::now() + Duration::from_secs(lab.container.run_timeout_secs);
-    let relay = relay::Relay::start(docker, service.probe_id, service.fakes.clone())
-        .await
-        .map_err(|e| GradeError::Other(format!("cannot open the relay socket: {e}")))?;
+    let relay = &service.relay;
     // Every connection goes through the relay whatever the host, so the URL's
     // host only sets the Host header the service sees.
     let base = format!("http://localhost:{}", lab.container.port);
@@ -235,16 +240,16 @@ async fn judge(
         }
         watch.step(&check.title);
         let started = Instant::now();
-        if let CheckKind::Command(_) = &check.kind {
-            // A command beside the service: its containers join the service's
-            // network namespace; its own deadline bounds it, as before the service.
-            let outcome = beside.judge(check, check.timeout).await?;
-            card.judge(&check.id, outcome, started);
-            continue;
-        }
         let limit = check
             .timeout
             .min(deadline.saturating_duration_since(Instant::now()));
+        if let CheckKind::Command(_) = &check.kind {
+            // A command beside the service: its containers join the service's
+            // network namespace, bounded by its own deadline and the run's.
+            let outcome = beside.judge(check, limit).await?;
+            card.judge(&check.id, outcome, started);
+            continue;
+        }
         match tokio::time::timeout(limit, checks::run(check, &env)).await {
             Ok(outcome) => card.judge(&check.id, outcome, started),
             Err(_) => card.timed_out(&check.id, limit, started),
@@ -302,7 +307,6 @@ async fn judge(
         card.judge(&check.id, outcome, started);
     }
     card.report.timings.checks_ms += ms(t);
-    drop(relay);
     Ok(())
 }
 
