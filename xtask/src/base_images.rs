@@ -28,7 +28,11 @@ pub const BUILDER_TAG: &str = "mlops-local/rust-builder:1.95";
 const RUST_SERIES: &str = "1.95";
 /// Bump when the way an image is made changes, to force a rebuild.
 const STATIC_RECIPE: &str = "static-nonroot v1";
-const BUILDER_RECIPE: &str = "rust-builder v1";
+const BUILDER_RECIPE: &str = "rust-builder v2 (cooked)";
+/// The imported root filesystem, before the labs' dependencies are cooked in.
+const BUILDER_BASE_TAG: &str = "mlops-local/rust-builder-base:1.95";
+/// The script that compiles the labs' dependencies into `/src/target`.
+const COOK_SCRIPT: &str = "images/rust-builder/cook.sh";
 /// The label holding the hash of an image's inputs.
 const INPUTS_LABEL: &str = "dev.mlops-course.inputs";
 const NONROOT: u64 = 65532;
@@ -282,12 +286,24 @@ fn ensure_builder(rebuild: bool) -> Result<bool> {
     )?;
     let lockfiles = workspace::lockfiles()?;
     let recipe = format!("{BUILDER_RECIPE}\n{}", debootstrap::recipe());
+    let root = workspace::root();
+    let cook =
+        fs::read(root.join(COOK_SCRIPT)).with_context(|| format!("reading {COOK_SCRIPT}"))?;
+    // What the cooked dependencies depend on: each crate's manifest and lockfile.
+    let crates = workspace::cooked_crates()?;
+    let manifests = workspace::read_all(
+        crates
+            .iter()
+            .flat_map(|c| [c.join("Cargo.toml"), c.join("Cargo.lock")]),
+    )?;
     let mut parts: Vec<(&str, &[u8])> = vec![
         ("recipe", recipe.as_bytes()),
         ("rustc", toolchain.rustc_version.as_bytes()),
         ("cargo", toolchain.cargo_version.as_bytes()),
+        ("cook", cook.as_slice()),
     ];
     parts.extend(lockfiles.iter().map(|(p, b)| (p.as_str(), b.as_slice())));
+    parts.extend(manifests.iter().map(|(p, b)| (p.as_str(), b.as_slice())));
     let hash = inputs_hash(&parts);
     let (up_to_date, old) = cached(BUILDER_TAG, &hash, rebuild)?;
     if up_to_date {
@@ -313,13 +329,66 @@ fn ensure_builder(rebuild: bool) -> Result<bool> {
         "WORKDIR /usr/src".to_owned(),
         "CMD [\"bash\"]".to_owned(),
     ]);
-    let id = step(&format!("import {BUILDER_TAG}"), || {
-        docker::import(BUILDER_TAG, &changes, |out| {
+    step(&format!("import {BUILDER_BASE_TAG}"), || {
+        docker::import(BUILDER_BASE_TAG, &changes, |out| {
             write_builder_rootfs(out, &rootfs, &toolchain.sysroot, &cargo_home, with_git)
         })
     })?;
+    let cooked = step(
+        &format!("cook the dependencies of {} lab crates", crates.len()),
+        || cook_into(&crates, &hash),
+    );
+    // The base is only a step on the way: the cooked image holds its layers.
+    let _ = docker::remove_image(BUILDER_BASE_TAG);
+    let id = cooked?;
     drop_replaced(old, &id);
     Ok(true)
+}
+
+/// Runs the cook script in a container of the base image, with no network
+/// and each crate mounted read-only, and commits the result as the builder.
+/// The same script cooks the real recipe (`images/rust-builder/Dockerfile`).
+fn cook_into(crates: &[PathBuf], hash: &str) -> Result<String> {
+    let root = workspace::root();
+    let name = format!("mlops-cook-{}", std::process::id());
+    let mut args: Vec<String> = vec![
+        "create".into(),
+        "--name".into(),
+        name.clone(),
+        "--label".into(),
+        LOCAL_LABEL.into(),
+        "--network".into(),
+        "none".into(),
+        "-v".into(),
+        format!("{}:/ctx/cook.sh:ro", root.join(COOK_SCRIPT).display()),
+    ];
+    let mut inside = Vec::new();
+    for krate in crates {
+        let rel = krate
+            .strip_prefix(&root)
+            .unwrap_or(krate)
+            .display()
+            .to_string();
+        args.extend(["-v".into(), format!("{}:/ctx/{rel}:ro", krate.display())]);
+        inside.push(format!("/ctx/{rel}"));
+    }
+    args.extend([BUILDER_BASE_TAG.into(), "sh".into(), "/ctx/cook.sh".into()]);
+    args.extend(inside);
+    cmd::output(docker::docker().args(&args))?;
+    let committed = cmd::run(docker::docker().args(["start", "-a", &name])).and_then(|()| {
+        cmd::output(docker::docker().args([
+            "commit",
+            "--change",
+            "CMD [\"bash\"]",
+            "--change",
+            &format!("LABEL {INPUTS_LABEL}={hash}"),
+            &name,
+            BUILDER_TAG,
+        ]))
+    });
+    let _ = cmd::output(docker::docker().args(["rm", "-f", &name]));
+    let id = committed?;
+    Ok(id.trim().to_owned())
 }
 
 /// Whether a path of the debootstrap tree stays out of the image: device

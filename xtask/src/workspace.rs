@@ -37,6 +37,33 @@ pub fn metadata() -> Result<serde_json::Value> {
     serde_json::from_str(&json).context("parsing `cargo metadata` output")
 }
 
+/// The crates a lab's Dockerfile builds, starters and reference solutions:
+/// every `labs/<x>/` and `solutions/<x>/` with a Cargo.toml, a Cargo.lock
+/// and a Dockerfile, sorted. The builder image carries their dependencies
+/// compiled (`images/rust-builder/cook.sh`).
+pub fn cooked_crates() -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for parent in ["labs", "solutions"] {
+        let dir = root().join(parent);
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry
+                .with_context(|| format!("reading {}", dir.display()))?
+                .path();
+            if ["Cargo.toml", "Cargo.lock", "Dockerfile"]
+                .iter()
+                .all(|f| path.join(f).is_file())
+            {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
 /// The lab starters: every `labs/<x>/` with a Cargo.toml, sorted.
 pub fn labs() -> Result<Vec<PathBuf>> {
     let labs = root().join("labs");
@@ -62,8 +89,14 @@ pub fn lockfiles() -> Result<Vec<(String, Vec<u8>)>> {
     let root = root();
     let mut paths = vec![root.join("Cargo.lock")];
     paths.extend(labs()?.into_iter().map(|lab| lab.join("Cargo.lock")));
+    read_all(paths.into_iter().filter(|p| p.is_file()))
+}
+
+/// Each file's path relative to the workspace root, with its bytes.
+pub fn read_all(paths: impl IntoIterator<Item = PathBuf>) -> Result<Vec<(String, Vec<u8>)>> {
+    let root = root();
     let mut out = Vec::new();
-    for path in paths.into_iter().filter(|p| p.is_file()) {
+    for path in paths {
         let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         let rel = path
             .strip_prefix(&root)
