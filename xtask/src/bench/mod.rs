@@ -5,8 +5,11 @@
 //! - `serve`: the week-8 reference service under wrk, beside a FastAPI peer
 //!   and a no-op axum server ([`serve`]);
 //! - `grade`: the grader's time to grade the reference, beside a bare
-//!   `docker run` + health check of the same image, under hyperfine ([`grade`]).
+//!   `docker run` + health check of the same image, under hyperfine ([`grade`]);
+//! - `build`: the reference's real Dockerfile built on the cooked builder,
+//!   beside a full build of every dependency ([`build`]).
 
+mod build;
 mod grade;
 mod serve;
 mod server;
@@ -29,12 +32,16 @@ pub enum BenchCommand {
     /// Time the grader grading the week-8 reference (image cached) against a
     /// bare docker run + health check of the same image, with hyperfine.
     Grade(grade::Options),
+    /// Build the week-8 reference from its Dockerfile with the cooked builder
+    /// (first, then after one-line changes) against a full build.
+    Build(build::Options),
 }
 
 pub fn run(command: BenchCommand) -> Result<()> {
     match command {
         BenchCommand::Serve(options) => serve::run(&options),
         BenchCommand::Grade(options) => grade::run(&options),
+        BenchCommand::Build(options) => build::run(&options),
     }
 }
 
