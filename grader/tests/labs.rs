@@ -58,22 +58,25 @@ async fn the_starter_scores_low_but_not_zero() {
     assert_golden!("starter-week08", &report);
 }
 
-/// Grades a reference solution of a lab without a service from its real
-/// Dockerfile: one real build per lab, the only one in the suite.
-async fn reference_scores_full_marks(lab: &str, folder: &str) {
-    let Some(docker) = engine().await else { return };
+/// Grades the lab folder `folder` with the embedded lab `lab`, built from its
+/// real Dockerfile; `None` when there is no engine (outside CI).
+async fn grade_real(lab: &str, folder: &str) -> Option<(grader::Report, u32)> {
+    let docker = engine().await?;
     base_images_present(&docker).await;
     let spec = grader::spec::embedded_lab(lab)
         .expect("embedded")
         .expect("valid");
-    let report = grade_with(
-        &docker,
-        spec,
-        &workspace().join(folder),
-        Audience::Instructor,
-        real_build_args(),
-    )
-    .await;
+    let max = spec.max_points();
+    let dir = workspace().join(folder);
+    let report = grade_with(&docker, spec, &dir, Audience::Instructor, real_build_args()).await;
+    Some((report, max))
+}
+
+/// A reference solution of a lab without a service: one real build per lab.
+async fn reference_scores_full_marks(lab: &str, folder: &str) {
+    let Some((report, _)) = grade_real(lab, folder).await else {
+        return;
+    };
     assert_eq!(lost(&report), Vec::<String>::new(), "{report:#?}");
     assert_eq!(report.score.earned, 100);
 }
@@ -86,4 +89,38 @@ async fn the_week01_reference_solution_scores_full_marks() {
 #[tokio::test]
 async fn the_week02_reference_solution_scores_full_marks() {
     reference_scores_full_marks("week02", "solutions/week02-winequality").await;
+}
+
+/// Grades a lab's starter, built from its real Dockerfile (as a student's
+/// first push is): it must score something, so the student sees the grader
+/// work, and not everything, so the lab is still to do.
+async fn starter_scores_between_zero_and_full(lab: &str, folder: &str) {
+    let Some((report, max)) = grade_real(lab, folder).await else {
+        return;
+    };
+    assert!(
+        report.score.earned > 0 && report.score.earned < max,
+        "the {lab} starter scored {} of {max}: {report:#?}",
+        report.score.earned
+    );
+}
+
+#[tokio::test]
+async fn the_week01_starter_scores_between_zero_and_full() {
+    starter_scores_between_zero_and_full("week01", "labs/week01-baseline").await;
+}
+
+#[tokio::test]
+async fn the_week02_starter_scores_between_zero_and_full() {
+    starter_scores_between_zero_and_full("week02", "labs/week02-winequality").await;
+}
+
+#[tokio::test]
+async fn the_week03_starter_scores_between_zero_and_full() {
+    starter_scores_between_zero_and_full("week03", "labs/week03-gitops").await;
+}
+
+#[tokio::test]
+async fn the_week04_starter_scores_between_zero_and_full() {
+    starter_scores_between_zero_and_full("week04", "labs/week04-devsecops").await;
 }

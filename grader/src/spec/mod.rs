@@ -178,7 +178,7 @@ mod defaults {
         1 << 20
     }
     pub fn build_timeout() -> u64 {
-        900
+        300
     }
     pub fn build_memory_mb() -> u64 {
         2000
