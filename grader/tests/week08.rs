@@ -56,6 +56,8 @@ broken! {
     accept_unknown_field: "accept-unknown-field", Image::Good => "validation.unknown-field";
     wrong_type_400: "wrong-type-400", Image::Good => "validation.wrong-type";
     no_range_check: "no-range-check", Image::Good => "validation.out-of-range";
+    range_lower_only: "range-lower-only", Image::Good => "validation.out-of-range";
+    range_alcohol_only: "range-alcohol-only", Image::Good => "validation.out-of-range";
     no_batch_limit: "no-batch-limit", Image::Good => "validation.batch-size";
     malformed_400: "malformed-400", Image::Good => "validation.malformed-json";
     body_limit_2mib: "body-limit-2mib", Image::Good => "validation.body-limit";

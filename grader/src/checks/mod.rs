@@ -55,9 +55,13 @@ pub async fn run(check: &CheckSpec, env: &Env<'_>) -> Outcome {
             request,
             also,
             expect,
+            cases,
         } => {
             for req in std::iter::once(request).chain(also) {
                 http::expect(env, req, expect).await?;
+            }
+            for case in cases {
+                http::expect(env, &case.request, &case.expect).await?;
             }
             Ok(())
         }

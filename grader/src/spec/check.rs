@@ -3,7 +3,7 @@
 use super::LabSpec;
 use super::command::CommandSpec;
 use super::files::{FileRule, RepoRule};
-use super::request::{Expect, RequestSpec};
+use super::request::{Case, Expect, RequestSpec};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::time::Duration;
 
@@ -33,11 +33,13 @@ pub struct CheckSpec {
 pub enum CheckKind {
     /// A rule on the image's configuration; nothing runs.
     Image(ImageRule),
-    /// One or more HTTP requests, each answer held to the same expectation.
+    /// One or more HTTP requests, each answer held to the same expectation,
+    /// then each of `cases`, held to its own.
     Http {
         request: RequestSpec,
         also: Vec<RequestSpec>,
         expect: Expect,
+        cases: Vec<Case>,
     },
     /// An HTTP answer compared with an expected snapshot, shown as a diff.
     Snapshot {
@@ -222,6 +224,8 @@ struct HttpFields {
     #[serde(default)]
     also: Vec<RequestSpec>,
     expect: Expect,
+    #[serde(default)]
+    cases: Vec<Case>,
 }
 
 #[derive(Deserialize)]
@@ -377,6 +381,7 @@ impl<'de> Deserialize<'de> for CheckSpec {
                     request: f.request,
                     also: f.also,
                     expect: f.expect,
+                    cases: f.cases,
                 }
             }
             "snapshot" => {
@@ -473,12 +478,17 @@ impl CheckSpec {
                 request,
                 also,
                 expect,
+                cases,
             } => {
                 request.validate()?;
                 for r in also {
                     r.validate()?;
                 }
                 expect.validate()?;
+                for case in cases {
+                    case.request.validate()?;
+                    case.expect.validate()?;
+                }
             }
             CheckKind::Snapshot {
                 request,
@@ -612,7 +622,15 @@ impl CheckKind {
     /// bodies are drawn at run time).
     pub fn requests(&self) -> Vec<&RequestSpec> {
         match self {
-            CheckKind::Http { request, also, .. } => std::iter::once(request).chain(also).collect(),
+            CheckKind::Http {
+                request,
+                also,
+                cases,
+                ..
+            } => std::iter::once(request)
+                .chain(also)
+                .chain(cases.iter().map(|c| &c.request))
+                .collect(),
             CheckKind::Snapshot { request, .. }
             | CheckKind::Batch { request, .. }
             | CheckKind::Accuracy { request, .. }

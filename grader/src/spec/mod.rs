@@ -19,7 +19,7 @@ pub use command::{CommandExpect, CommandSpec, Input, SUBMISSION, StepSpec, Strea
 pub use embedded::{EmbeddedLab, embedded_lab, embedded_labs};
 pub use fakes::{FakeSpec, OPENAI_KEY, Reply};
 pub use files::{DEFAULT_TYPES, FileRule, FileSource, RepoRule};
-pub use request::{Expect, RequestSpec};
+pub use request::{Case, Expect, RequestSpec};
 pub use rows::{Rows, RowsSpec, first as first_rows};
 
 use serde::Deserialize;

@@ -75,6 +75,15 @@ impl RequestSpec {
     }
 }
 
+/// One more request of an `http` check, with an expectation of its own (a
+/// 422 naming another field, say).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    pub request: RequestSpec,
+    pub expect: Expect,
+}
+
 /// What an answer must look like. Every field given must hold.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

@@ -650,3 +650,32 @@ fn bad_fakes_are_one_line_naming_the_field() {
         assert!(!err.contains('\n'), "one line: {err}");
     }
 }
+
+#[test]
+fn an_http_checks_cases_are_validated_each_and_count_as_its_requests() {
+    let check = |case: &str| {
+        format!(
+            "{HEAD}[[checks]]\nid = \"r\"\ntitle = \"t\"\npoints = 1\nkind = \"http\"\nrequest = {{ path = \"/p\" }}\nexpect = {{ status = 422 }}\ncases = [{case}]\n"
+        )
+    };
+    let lab = parse(&check(
+        "{ request = { method = \"POST\", path = \"/q\", json = {} }, expect = { status = 422, at = { \"/field\" = \"x\" } } }",
+    ))
+    .expect("valid");
+    assert_eq!(lab.checks[0].kind.requests().len(), 2);
+    let err = parse(&check(
+        "{ request = { path = \"/q\" }, expect = { status = 99 } }",
+    ))
+    .expect_err("a bad status")
+    .to_string();
+    assert!(
+        err.contains("checks[0] (r): expect.status 99 is not an HTTP status"),
+        "{err}"
+    );
+    let err = parse(&check(
+        "{ request = { path = \"q\" }, expect = { status = 422 } }",
+    ))
+    .expect_err("a bad path")
+    .to_string();
+    assert!(err.contains("must start with '/'"), "{err}");
+}
