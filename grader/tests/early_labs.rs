@@ -178,6 +178,7 @@ week02_broken! {
     week02_csv_panic: "csv-panic" => "bad.csv", "panicked instead of failing cleanly";
     week02_missing_exit_1: "missing-exit-1" => "bad.missing-file", "expected exit code 2, got 1";
     week02_lenient_config: "lenient-config" => "bad.config", "expected exit code 2, got 0";
+    week02_no_deny_unknown: "no-deny-unknown" => "bad.config", "expected exit code 2, got 0";
     week02_flag_usage: "flag-usage" => "bad.flag", "expected exit code 2, got 0";
 }
 
