@@ -14,6 +14,7 @@ mod demo;
 mod docker;
 mod fixtures;
 mod judge_images;
+mod labs;
 mod rootfs_tar;
 mod step;
 mod test;
@@ -60,7 +61,14 @@ enum Command {
     },
     /// Build the static test-fixture binaries (every `fixture-*` package).
     Fixtures,
-    /// The project's one test command: fmt and clippy, fixtures, base images,
+    /// Regenerate every lab starter (labs/<x>/) from its reference solution
+    /// (solutions/<x>/, its lab markers, .starter/ and .lab.toml).
+    Labs {
+        /// Change nothing; print one line per stale file and fail if any.
+        #[arg(long)]
+        check: bool,
+    },
+    /// The project's one test command: fmt and clippy, labs --check, fixtures, base images,
     /// judge images, nextest, clean-up, then the book (mdbook build and test).
     Test {
         /// Extra arguments for `cargo nextest run` (after `--`).
@@ -87,6 +95,7 @@ fn main() -> ExitCode {
             judge_images::run(rebuild, &names).map(|()| ExitCode::SUCCESS)
         }
         Command::Fixtures => fixtures::run().map(|_| ExitCode::SUCCESS),
+        Command::Labs { check } => labs::run(check),
         Command::Test { nextest_args } => test::run(&nextest_args),
         Command::Demo => demo::run(),
         Command::CleanImages => clean::clean_images().map(|_| ExitCode::SUCCESS),

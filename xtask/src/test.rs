@@ -6,9 +6,11 @@ use anyhow::{Result, bail};
 
 use crate::base_images::{BUILDER_TAG, STATIC_TAG};
 use crate::step::step;
-use crate::{base_images, checks, clean, cmd, docker, fixtures, judge_images, workspace};
+use crate::{base_images, checks, clean, cmd, docker, fixtures, judge_images, labs, workspace};
 
 pub fn run(nextest_args: &[String]) -> Result<ExitCode> {
+    // Before the lint: a stale starter is linted in its stale form otherwise.
+    labs::check_step()?;
     checks::lint()?;
     let fixture_dir = fixtures::run()?;
     base_images::run(false)?;
