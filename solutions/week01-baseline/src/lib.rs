@@ -9,11 +9,19 @@
 pub mod model;
 pub mod split;
 
+// lab:solution
 use std::path::{Path, PathBuf};
+// lab:starter
+// use std::collections::HashMap;
+// use std::path::{Path, PathBuf};
+// use std::time::{SystemTime, UNIX_EPOCH};
+// lab:end
 
 use linfa::prelude::*;
 use ndarray::Axis;
+// lab:solution
 use serde::Serialize;
+// lab:end
 
 pub use model::{TreeModel, majority_class};
 pub use split::{Split, split};
@@ -64,6 +72,7 @@ impl BaselineError {
     }
 }
 
+// lab:solution
 /// What `metrics.json` holds. Fields are declared in alphabetical order, so
 /// the keys come out sorted; nothing in it depends on the time or the machine.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -83,6 +92,15 @@ pub struct Metrics {
     pub test_rows: usize,
     pub train_rows: usize,
 }
+// lab:starter
+// /// What `metrics.json` holds: metric name to value.
+// ///
+// /// TODO(week 1): two runs must write byte-identical files. A `HashMap` writes
+// /// its keys in a different order every run, and the timestamp changes every
+// /// second. Use a struct (its fields are written in declaration order: declare
+// /// them sorted) or a `BTreeMap`, and keep the time out of this file.
+// pub type Metrics = HashMap<String, f64>;
+// lab:end
 
 /// Rounded to six decimals: short, readable, and the same on every machine.
 fn round6(x: f64) -> f64 {
@@ -133,11 +151,18 @@ pub fn run(config: &RunConfig) -> Result<(Metrics, TreeModel), BaselineError> {
     let (test_x, test_y) = (records(&s.test), targets(&s.test));
     let actual = test_y.to_vec();
 
+    // lab:solution
     let baseline_quality = majority_class(&train_y.to_vec()).ok_or(BaselineError::EmptySplit {
         train: 0,
         test: actual.len(),
     })?;
     let (baseline_accuracy, _) = score(&vec![baseline_quality; actual.len()], &actual);
+    // lab:starter
+    // // TODO(week 1): the majority-class baseline. Find the most frequent
+    // // quality in the training targets (`majority_class`), predict it for
+    // // every test wine, score it with `score`, and report its accuracy as
+    // // `baseline_accuracy`. Without it, nobody can tell whether 0.6 is good.
+    // lab:end
 
     let tree = TreeModel::fit(
         train_x.view(),
@@ -147,6 +172,7 @@ pub fn run(config: &RunConfig) -> Result<(Metrics, TreeModel), BaselineError> {
     )?;
     let (accuracy, mae) = score(&tree.predict(test_x.view()), &actual);
 
+    // lab:solution
     let metrics = Metrics {
         accuracy,
         baseline_accuracy,
@@ -159,6 +185,23 @@ pub fn run(config: &RunConfig) -> Result<(Metrics, TreeModel), BaselineError> {
         test_rows: s.test.len(),
         train_rows: s.train.len(),
     };
+    // lab:starter
+    // let generated_at = SystemTime::now()
+    //     .duration_since(UNIX_EPOCH)
+    //     .map(|d| d.as_secs_f64())
+    //     .unwrap_or_default();
+    // let metrics: Metrics = [
+    //     ("accuracy", accuracy),
+    //     ("generated_at", generated_at),
+    //     ("mae", mae),
+    //     ("seed", config.seed as f64),
+    //     ("test_rows", s.test.len() as f64),
+    //     ("train_rows", s.train.len() as f64),
+    // ]
+    // .into_iter()
+    // .map(|(k, v)| (k.to_string(), v))
+    // .collect();
+    // lab:end
     Ok((metrics, tree))
 }
 
@@ -192,6 +235,7 @@ pub fn write_outputs(
 mod tests {
     use super::*;
 
+    // lab:solution
     fn outputs(config: &RunConfig) -> (Vec<u8>, Vec<u8>) {
         let dir = tempfile::tempdir().expect("tempdir");
         let (metrics, model) = run(config).expect("runs");
@@ -230,6 +274,14 @@ mod tests {
         assert_eq!(keys, sorted);
         assert_eq!(keys.len(), 10);
     }
+    // lab:starter
+    // #[test]
+    // fn the_tree_beats_a_coin_toss() {
+    //     let (m, _) = run(&RunConfig::default()).expect("runs");
+    //     assert!(m["accuracy"] >= 0.5, "{m:?}");
+    //     assert_eq!((m["train_rows"], m["test_rows"]), (1279.0, 320.0));
+    // }
+    // lab:end
 
     #[test]
     fn bad_settings_are_refused_with_exit_code_2() {
@@ -239,6 +291,14 @@ mod tests {
         };
         let err = run(&deep).expect_err("depth 0");
         assert_eq!(err.exit_code(), 2);
+        // lab:solution
         assert_eq!(err.to_string(), "max depth must be from 1 to 32, got 0");
     }
+    // lab:starter
+    // }
+    //
+    // // TODO(week 1): a test that runs twice and compares the bytes written
+    // // (`write_outputs` into a `tempfile::tempdir()`). Run it a few times in a
+    // // loop: some sources of non-determinism show up only now and then.
+    // lab:end
 }

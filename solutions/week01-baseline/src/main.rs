@@ -54,10 +54,16 @@ fn main() -> ExitCode {
     }) {
         Ok(m) => {
             println!(
+                // lab:solution
                 "accuracy {} (majority class {}) on {} test wines; wrote {}",
                 m.accuracy,
                 m.baseline_accuracy,
                 m.test_rows,
+                // lab:starter
+                // "accuracy {} on {} test wines; wrote {}",
+                // m["accuracy"],
+                // m["test_rows"],
+                // lab:end
                 cli.out.display()
             );
             ExitCode::SUCCESS

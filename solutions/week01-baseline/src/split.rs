@@ -1,8 +1,12 @@
 //! The seeded train/test split.
 
+// lab:solution
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+// lab:starter
+// use rand::seq::SliceRandom;
+// lab:end
 
 use crate::BaselineError;
 
@@ -13,15 +17,28 @@ pub struct Split {
     pub test: Vec<usize>,
 }
 
+// lab:solution
 /// Shuffles the row indices `0..rows` with a ChaCha8 generator seeded from
 /// `seed` (the same on every platform and every run) and holds out
+// lab:starter
+// /// Shuffles the row indices `0..rows` and holds out
+// lab:end
 /// `round(rows * test_fraction)` of them for testing.
 pub fn split(rows: usize, test_fraction: f64, seed: u64) -> Result<Split, BaselineError> {
     if !(test_fraction > 0.0 && test_fraction < 1.0) {
         return Err(BaselineError::TestFraction(test_fraction));
     }
     let mut order: Vec<usize> = (0..rows).collect();
+    // lab:solution
     order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    // lab:starter
+    // // TODO(week 1): this generator is seeded from the operating system, so
+    // // every run splits differently. Shuffle with a generator seeded from
+    // // `seed` instead: `rand_chacha::ChaCha8Rng::seed_from_u64(seed)` (needs
+    // // `use rand::SeedableRng;`) gives the same sequence on every machine.
+    // let _ = seed;
+    // order.shuffle(&mut rand::rng());
+    // lab:end
     let n_test = (rows as f64 * test_fraction).round() as usize;
     let (test, train) = order.split_at(n_test);
     if test.is_empty() || train.is_empty() {
@@ -55,11 +72,16 @@ mod tests {
         assert_eq!(all, (0..1599).collect::<Vec<_>>());
     }
 
+    // lab:solution
     #[test]
     fn the_same_seed_gives_the_same_split_and_another_seed_another() {
         assert_eq!(split(100, 0.2, 7).ok(), split(100, 0.2, 7).ok());
         assert_ne!(split(100, 0.2, 7).ok(), split(100, 0.2, 8).ok());
     }
+    // lab:starter
+    // // TODO(week 1): once the split is seeded, add a test that the same seed
+    // // gives the same split, and another seed another one.
+    // lab:end
 
     #[test]
     fn bad_fractions_are_refused() {

@@ -5,10 +5,19 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use tracing::info;
 
+// lab:solution
 /// `winequality.toml`. Unknown keys are refused: a misspelt `max_dept` must
 /// not silently become the default depth.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
+// lab:starter
+// /// `winequality.toml`.
+// ///
+// /// TODO(week 2): a misspelt key (`max_dept = 4`) is silently ignored today,
+// /// and the run goes on with a value nobody chose. Refuse unknown keys in this
+// /// struct and the two below (serde has an attribute for it).
+// #[derive(Debug, Clone, PartialEq, Deserialize)]
+// lab:end
 pub struct Config {
     #[serde(default)]
     pub data: DataConfig,
@@ -16,7 +25,9 @@ pub struct Config {
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+// lab:solution
 #[serde(deny_unknown_fields)]
+// lab:end
 pub struct DataConfig {
     /// Share of the wines held out for testing.
     #[serde(default = "default_test_fraction")]
@@ -36,7 +47,9 @@ fn default_test_fraction() -> f64 {
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+// lab:solution
 #[serde(deny_unknown_fields)]
+// lab:end
 pub struct TrainConfig {
     pub seed: u64,
     pub max_depth: usize,
@@ -143,6 +156,7 @@ mod tests {
         assert_eq!(c.data.test_fraction, 0.2);
     }
 
+    // lab:solution
     #[test]
     fn a_misspelt_key_is_refused_with_its_line() {
         let err = parse(&GOOD.replace("max_depth", "max_dept")).expect_err("unknown key");
@@ -153,6 +167,9 @@ mod tests {
         );
         assert_eq!(m.lines().count(), 1);
     }
+    // lab:starter
+    // // TODO(week 2): a test that a misspelt key is refused, naming its line.
+    // lab:end
 
     #[test]
     fn out_of_range_values_name_the_field() {

@@ -80,6 +80,7 @@ pub fn parse_csv(text: &str, labelled: bool) -> Result<Wines, DataError> {
             });
         }
         let mut row = [0.0; 11];
+        // lab:solution
         for ((slot, raw), column) in row.iter_mut().zip(&values).zip(FEATURES) {
             *slot = raw
                 .parse::<f64>()
@@ -92,6 +93,16 @@ pub fn parse_csv(text: &str, labelled: bool) -> Result<Wines, DataError> {
                     value: (*raw).to_owned(),
                 })?;
         }
+        // lab:starter
+        // for (slot, raw) in row.iter_mut().zip(&values) {
+        //     // TODO(week 2): a value that is not a number panics here, and
+        //     // "NaN" or "inf" slip through as numbers. Return
+        //     // `DataError::Number` naming the line and the column instead
+        //     // (zip in `FEATURES` for the column's name), and refuse values
+        //     // that are not finite.
+        //     *slot = raw.parse::<f64>().expect("a number");
+        // }
+        // lab:end
         wines.features.push(row);
         if labelled {
             let raw = values[11];
@@ -138,6 +149,7 @@ mod tests {
 
     #[test]
     fn each_problem_names_its_line_and_column() {
+        // lab:solution
         let bad = format!(
             "{}\n{ROW}\n{}\n",
             header(false),
@@ -156,6 +168,9 @@ mod tests {
                 ..
             })
         ));
+        // lab:starter
+        // // TODO(week 2): a bad number and a NaN each give `DataError::Number`.
+        // lab:end
         let short = format!("{}\n7.4,0.7\n", header(false));
         assert!(matches!(
             parse_csv(&short, false),

@@ -196,6 +196,7 @@ pub fn predict(model: &Path, input: &Path) -> Result<Predictions, AppError> {
 }
 
 /// `evaluate`: accuracy and mean absolute error on a labelled file.
+// lab:solution
 pub fn evaluate(model: &Path, input: &Path) -> Result<Evaluation, AppError> {
     let model = load_model(model)?;
     let wines = load_wines(input, true)?;
@@ -208,6 +209,15 @@ pub fn evaluate(model: &Path, input: &Path) -> Result<Evaluation, AppError> {
         rows: predicted.len(),
     })
 }
+// lab:starter
+// ///
+// /// TODO(week 2): read the model and the labelled wines (`load_wines(input,
+// /// true)`), predict, and score the predictions against `qualities` with
+// /// `score`. The contract (README) gives the exact output.
+// pub fn evaluate(_model: &Path, _input: &Path) -> Result<Evaluation, AppError> {
+//     Err(AppError::Train(TrainError::NotYet("evaluate")))
+// }
+// lab:end
 
 #[cfg(test)]
 mod tests {
@@ -246,6 +256,7 @@ mod tests {
         std::fs::write(&input, format!("{}\n{row}\n{row}\n", FEATURES.join(","))).expect("w");
         let p = predict(&dir.path().join("model.json"), &input).expect("predicts");
         assert_eq!(p.predictions.len(), 2);
+        // lab:solution
         let labelled = dir.path().join("labelled.csv");
         let body = format!(
             "{},quality\n{row},{}\n",
@@ -255,9 +266,16 @@ mod tests {
         std::fs::write(&labelled, body).expect("w");
         let e = evaluate(&dir.path().join("model.json"), &labelled).expect("evaluates");
         assert_eq!((e.accuracy, e.mae, e.rows), (1.0, 0.0, 1));
+        // lab:starter
+        // // TODO(week 2): evaluate a labelled file whose true quality is the
+        // // prediction: accuracy 1, error 0.
+        // lab:end
     }
 
     #[test]
+    // lab:starter
+    // #[ignore = "TODO(week 2): passes once exit_code is written"]
+    // lab:end
     fn a_file_that_is_not_a_model_is_input_error() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("model.json");

@@ -4,12 +4,16 @@
 //! result as one line of JSON on stdout, and turns an error into one line on
 //! stderr and an exit code: 2 for anything the caller can fix, 1 otherwise.
 
+// lab:solution
 use std::io::IsTerminal;
+// lab:end
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+// lab:solution
 use tracing_subscriber::EnvFilter;
+// lab:end
 use winequality::{AppError, Config};
 
 /// Predicts red-wine quality (3 to 8) from eleven lab measurements.
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // lab:solution
     // Logs go to stderr, so stdout carries only the result. Quiet unless
     // RUST_LOG asks for more; colours only on a terminal.
     tracing_subscriber::fmt()
@@ -78,6 +83,13 @@ fn main() -> ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
         )
         .init();
+    // lab:starter
+    // // TODO(week 2): the library logs with `tracing`, but nothing collects
+    // // the events yet. Install a `tracing_subscriber::fmt()` subscriber that
+    // // writes to stderr (stdout carries the results), with an `EnvFilter` from
+    // // RUST_LOG defaulting to "warn", and colours only on a terminal
+    // // (`std::io::IsTerminal`).
+    // lab:end
 
     match run(cli.command) {
         Ok(json) => {

@@ -91,6 +91,9 @@ mod tests {
     use super::*;
 
     #[test]
+    // lab:starter
+    // // Fails until deploy/production.toml declares wine-service (TODO(week 3)).
+    // lab:end
     fn the_deploy_folder_is_a_valid_desired_state() {
         let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
         let state = read_state(&deploy).expect("deploy/ is valid");

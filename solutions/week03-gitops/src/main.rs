@@ -16,8 +16,15 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(err) => {
+                // lab:solution
                 eprintln!("error: {err}");
                 ExitCode::from(2)
+                // lab:starter
+                // // TODO(week 3): bad input is the user's to fix: print one line,
+                // // `error: <what went wrong>`, and exit with code 2.
+                // eprintln!("{err:?}");
+                // ExitCode::FAILURE
+                // lab:end
             }
         },
     }

@@ -1,6 +1,8 @@
 //! The plan: what would make the live state equal to the desired state.
 
+// lab:solution
 use std::collections::BTreeSet;
+// lab:end
 use std::fmt;
 
 use crate::state::{Deployment, State};
@@ -33,6 +35,7 @@ pub struct Plan {
 /// Compares desired and live state. A pure function: the same two states
 /// always give the same plan, in the same order.
 pub fn plan(desired: &State, live: &State) -> Plan {
+    // lab:solution
     let names: BTreeSet<&String> = desired.keys().chain(live.keys()).collect();
     let actions = names
         .into_iter()
@@ -50,6 +53,15 @@ pub fn plan(desired: &State, live: &State) -> Plan {
         })
         .collect();
     Plan { actions }
+    // lab:starter
+    // // TODO(week 3): walk the names of both states in name order (a
+    // // `BTreeSet` of the keys of both maps does it) and classify each name:
+    // // only in `desired` -> `Action::Create`; only in `live` -> `Action::Delete`;
+    // // in both but different -> `Action::Update` with the fields that changed
+    // // (`diff_fields` below); in both and equal -> nothing.
+    // let _ = (desired, live, diff_fields);
+    // Plan::default()
+    // lab:end
 }
 
 /// Only the fields that differ, in a fixed order.
@@ -119,6 +131,7 @@ mod tests {
     use super::*;
     use crate::state::parse_state;
 
+    // lab:solution
     const DESIRED: &str = r#"
 [[deployment]]
 name = "wine-service"
@@ -172,4 +185,20 @@ model_version = "tree-d4-77aa01c3e9f2"
             "No changes: live state matches desired state.\n"
         );
     }
+    // lab:starter
+    // // TODO(week 3): once `plan` works, this test passes. Add one for the
+    // // empty plan, and one showing that applying a plan converges.
+    // #[test]
+    // #[ignore = "passes once plan() is written"]
+    // fn a_new_deployment_is_created() {
+    //     let desired = parse_state(
+    //         "[[deployment]]\nname = \"wine-service\"\n\
+    //          image = \"registry.example.com/wine-service:0.3.0\"\n\
+    //          replicas = 3\nmodel_version = \"tree-d10-5f2c9a1b7e3d\"\n",
+    //     )
+    //     .expect("valid");
+    //     let p = plan(&desired, &State::new());
+    //     assert!(matches!(p.actions.as_slice(), [Action::Create(d)] if d.name == "wine-service"));
+    // }
+    // lab:end
 }

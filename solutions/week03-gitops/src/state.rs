@@ -87,6 +87,7 @@ fn check_deployment(d: &Deployment) -> Result<(), StateError> {
             "must be 1 to 63 lowercase letters, digits or '-'",
         ));
     }
+    // lab:solution
     // A tag after the last '/', or a digest: `latest` or no tag at all would
     // let the same desired state mean different images on different days.
     let last = d.image.rsplit('/').next().unwrap_or_default();
@@ -100,6 +101,11 @@ fn check_deployment(d: &Deployment) -> Result<(), StateError> {
             "must be pinned to a tag other than `latest` or to a digest",
         ));
     }
+    // lab:starter
+    // // TODO(week 3): refuse an image that is not pinned: it must end in a tag
+    // // other than `latest` (`name:0.3.0`) or carry a digest (`name@sha256:...`).
+    // // Return `invalid("image", "...")` naming the problem.
+    // lab:end
     if d.replicas > 50 {
         return Err(invalid("replicas", "must be at most 50"));
     }
@@ -113,6 +119,7 @@ fn check_deployment(d: &Deployment) -> Result<(), StateError> {
 mod tests {
     use super::*;
 
+    // lab:solution
     const ONE: &str = "[[deployment]]\nname = \"wine-service\"\n\
         image = \"registry.example.com/wine-service:0.3.0\"\nreplicas = 3\n\
         model_version = \"tree-d10-5f2c9a1b7e3d\"\n";
@@ -140,4 +147,10 @@ mod tests {
         let err = parse_state(&ONE.replace("replicas = 3", "replicas = 500")).expect_err("refused");
         assert!(err.to_string().contains("`replicas`"), "{err}");
     }
+    // lab:starter
+    // #[test]
+    // fn an_empty_file_is_an_empty_state() {
+    //     assert!(parse_state("").expect("empty is valid").is_empty());
+    // }
+    // lab:end
 }

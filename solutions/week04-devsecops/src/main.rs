@@ -7,7 +7,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use wine_service_hardened::config::{Cli, Command, ServeArgs, TrainArgs};
+// lab:solution
 use wine_service_hardened::pin::{self, PinError};
+// lab:starter
+// use wine_service_hardened::pin::PinError;
+// lab:end
 use wine_service_hardened::{AppState, Model, api};
 
 fn main() -> ExitCode {
@@ -58,12 +62,24 @@ fn train(args: &TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
 // ANCHOR: serve
 fn serve(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     // Load before listening, so that the port opening means the model is ready.
+    // lab:solution
     // The artifact is read once, checked against its pin, and parsed from the
     // very bytes that were checked; a mismatch stops here, before any port opens.
     let expected = pin::read_pin(&args.pin_path)?;
     let bytes = pin::read_pinned(&args.model_path, &expected)?;
     let model = Model::from_bytes(&bytes)?;
     tracing::info!(model_version = %model.model_version, model_sha256 = %expected, "model loaded and matches its pin");
+    // lab:starter
+    // //
+    // // TODO(week 4): pin the artifact. The model is loaded here without any
+    // // check that it is the file the image was built with. Read the expected
+    // // digest with `pin::read_pin(&args.pin_path)`, read the artifact's bytes
+    // // once with `pin::read_pinned` (finish it in src/pin.rs), and parse those
+    // // very bytes with `Model::from_bytes`. A mismatch must stop the service
+    // // with exit code 1 and one log line naming the SHA-256 mismatch.
+    // let model = Model::load(&args.model_path)?;
+    // tracing::info!(model_version = %model.model_version, "model loaded");
+    // lab:end
     let app = api::router(AppState::new(model));
 
     let runtime = tokio::runtime::Runtime::new()?;

@@ -137,6 +137,7 @@ pub fn read_pinned(path: &Path, pin: &Sha256Digest) -> Result<Vec<u8>, PinError>
             path: path.to_owned(),
         });
     }
+    // lab:solution
     let actual = Sha256Digest::of(&bytes);
     if !actual.same_as(pin) {
         return Err(PinError::Tampered {
@@ -145,6 +146,12 @@ pub fn read_pinned(path: &Path, pin: &Sha256Digest) -> Result<Vec<u8>, PinError>
             actual,
         });
     }
+    // lab:starter
+    // // TODO(week 4): hash `bytes` with `Sha256Digest::of`, compare with `pin`
+    // // (`same_as`), and return `PinError::Tampered` when they differ. As it
+    // // is, any file is accepted.
+    // let _ = pin;
+    // lab:end
     Ok(bytes)
 }
 
@@ -178,6 +185,7 @@ mod tests {
         assert_eq!(read_pinned(&path, &pin).expect("matches"), b"{\"tree\":1}");
     }
 
+    // lab:solution
     #[test]
     fn one_changed_byte_is_refused_naming_both_digests() {
         let path = temp("tampered.json", b"{\"tree\":2}");
@@ -189,6 +197,10 @@ mod tests {
         assert!(message.contains(&pin.to_string()), "{message}");
         assert!(!err.is_bad_input());
     }
+    // lab:starter
+    // // TODO(week 4): once `read_pinned` compares, add a test that one changed
+    // // byte is refused with `PinError::Tampered`, naming both digests.
+    // lab:end
 
     #[test]
     fn pin_files_take_a_bare_digest_or_a_sha256sum_line() {

@@ -21,7 +21,14 @@ use utoipa::ToSchema;
 pub const MAX_BATCH: usize = 1000;
 
 /// Size limit for request bodies: 1 MiB.
+// lab:solution
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+// lab:starter
+// // TODO(week 4): the contract says a body over 1 MiB (1,048,576 bytes) gets
+// // 413. This limit is far too generous: a client can make the service read and
+// // parse 16 MiB per request. Bring it down to 1 MiB.
+// pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+// lab:end
 
 /// Name and accepted range of one input feature.
 #[derive(Debug, Clone, Copy, PartialEq)]
