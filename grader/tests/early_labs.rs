@@ -173,13 +173,37 @@ week02_broken! {
     week02_train_extra_key: "train-extra-key" => "train", "+  \"seconds\": 0.2";
     week02_low_accuracy: "low-accuracy" => "train.metrics", "/accuracy is 0.4, expected at least 0.5";
     week02_no_logs: "no-logs" => "train.logs", "expected stderr to contain \"seed\"";
-    week02_predict_text: "predict-text" => "predict", "the output differs from the expected snapshot";
+    week02_predict_extra_key: "predict-extra-key" => "predict", "the output differs from the expected snapshot";
+    week02_always_log: "always-log" => "train.quiet", "expected stderr not to contain \"seed\"";
+    week02_constant_predict: "constant-predict" => "predict.agrees", "7 of 30 predictions are right (0.23), expected at least 0.60 (every prediction is 5)";
+    week02_hardcoded_metrics: "hardcoded-metrics" => "evaluate.recomputed", "accuracy is 1, but the program's own predictions for the same rows (from `predict.agrees`) give 0.6667";
+    week02_accept_nan: "accept-nan" => "bad.nan", "expected exit code 2, got 0";
+    week02_accept_inf: "accept-inf" => "bad.inf", "expected exit code 2, got 0";
     week02_evaluate_no_rows: "evaluate-no-rows" => "evaluate", "-  \"rows\": 4";
     week02_csv_panic: "csv-panic" => "bad.csv", "panicked instead of failing cleanly";
     week02_missing_exit_1: "missing-exit-1" => "bad.missing-file", "expected exit code 2, got 1";
     week02_lenient_config: "lenient-config" => "bad.config", "expected exit code 2, got 0";
     week02_no_deny_unknown: "no-deny-unknown" => "bad.config", "expected exit code 2, got 0";
     week02_flag_usage: "flag-usage" => "bad.flag", "expected exit code 2, got 0";
+}
+
+/// Plain text where the contract says JSON: the snapshot differs, and the
+/// predictions cannot be scored nor the metrics recomputed from them.
+#[tokio::test]
+async fn week02_predict_text_loses_everything_that_reads_predictions() {
+    let items = ["predict", "predict.agrees", "evaluate.recomputed"];
+    let m = loses_exactly("week02", "week02:predict-text", "", &items).await;
+    if let [snapshot, agrees, recomputed] = &m[..] {
+        assert!(
+            snapshot.contains("differs from the expected snapshot"),
+            "{snapshot}"
+        );
+        assert!(agrees.contains("expected JSON on stdout"), "{agrees}");
+        assert!(
+            recomputed.contains("its predictions could not be read"),
+            "{recomputed}"
+        );
+    }
 }
 
 #[test]
@@ -204,9 +228,14 @@ fn every_rubric_item_has_a_broken_submission() {
             "train",
             "train.metrics",
             "train.logs",
+            "train.quiet",
             "predict",
+            "predict.agrees",
             "evaluate",
+            "evaluate.recomputed",
             "bad.csv",
+            "bad.nan",
+            "bad.inf",
             "bad.missing-file",
             "bad.config",
             "bad.flag"

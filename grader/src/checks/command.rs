@@ -154,6 +154,12 @@ pub fn assess(
     }
     drop(assert);
 
+    if let Some(p) = &expect.predictions {
+        let predicted = super::scores::predictions(p, &output.stdout)
+            .map_err(|m| Problem::Fail(format!("`{shown}`: {m}")))?;
+        super::scores::enough_right(p, &predicted)
+            .map_err(|m| Problem::Fail(format!("`{shown}`: {m}")))?;
+    }
     if let Some(name) = &expect.snapshot {
         let wanted = snapshots
             .get(name)
@@ -197,6 +203,13 @@ fn stream_rules(stream: Stream, e: &StreamExpect) -> Result<Vec<Rule>, Problem> 
             stream,
             wanted: format!("to contain \"{}\"", clip(needle, 60)),
             predicate: predicate::str::contains(needle.as_str()).boxed(),
+        });
+    }
+    for needle in &e.excludes {
+        rules.push(Rule {
+            stream,
+            wanted: format!("not to contain \"{}\"", clip(needle, 60)),
+            predicate: predicate::str::contains(needle.as_str()).not().boxed(),
         });
     }
     if let Some(pattern) = &e.matches {

@@ -13,6 +13,7 @@ mod invoke;
 mod openapi;
 pub mod repository;
 mod rows;
+pub mod scores;
 pub mod secrets;
 pub mod sigterm;
 mod snapshot;

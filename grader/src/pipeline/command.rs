@@ -298,12 +298,53 @@ impl<'a> Runner<'a> {
         deadline: Duration,
     ) -> Result<Outcome, GradeError> {
         let shown = self.shown(spec);
+        // The rows' predictions that the reported metrics must agree with,
+        // from the other check's run (made first, so it is kept).
+        let recomputed = match &spec.expect.metrics {
+            Some(m) => Some(self.predictions_of(&m.predictions_from).await?),
+            None => None,
+        };
         let snapshots = &self.lab.snapshots;
+        let finished = match self.first_run(id).await? {
+            Ok(finished) => finished,
+            Err(why) => return Ok(Err(Problem::Fail(why.clone()))),
+        };
+        let assessed = checks::command::assess(&spec.expect, &shown, finished, deadline, snapshots);
+        let (Some(m), Some(recomputed), Ok(())) = (&spec.expect.metrics, recomputed, &assessed)
+        else {
+            return Ok(assessed);
+        };
+        let fail = |m: String| Problem::Fail(format!("`{shown}`: {m}"));
+        Ok(recomputed.map_err(fail).and_then(|(predicted, labels)| {
+            checks::scores::metrics_agree(m, &finished.stdout, &predicted, &labels).map_err(fail)
+        }))
+    }
+
+    /// The predictions that the command check `id` printed, with its labels.
+    async fn predictions_of(
+        &mut self,
+        id: &str,
+    ) -> Result<Result<(Vec<f64>, Vec<f64>), String>, GradeError> {
+        let Some(expect) = self
+            .spec(id)
+            .and_then(|(_, s)| s.expect.predictions.clone())
+        else {
+            return Err(GradeError::Other(format!(
+                "no command check \"{id}\" with predictions"
+            )));
+        };
+        let shown = self
+            .spec(id)
+            .map(|(_, s)| self.shown(s))
+            .unwrap_or_default();
         Ok(match self.first_run(id).await? {
-            Ok(finished) => {
-                checks::command::assess(&spec.expect, &shown, finished, deadline, snapshots)
-            }
-            Err(why) => Err(Problem::Fail(why.clone())),
+            Ok(run) if run.code == Some(0) => checks::scores::predictions(&expect, &run.stdout)
+                .map(|p| (p, expect.labels.clone()))
+                .map_err(|m| format!("its predictions could not be read from `{shown}`: {m}")),
+            Ok(_) => Err(format!(
+                "its predictions could not be read: `{shown}` failed"
+            )),
+            Err(why) => Err(format!("its predictions could not be read: {why}")),
         })
     }
 

@@ -576,7 +576,28 @@ impl CheckSpec {
             }
             // A command beside the service needs a port like every service
             // check: the lab's own validation says so, naming the field.
-            CheckKind::Command(command) => command.validate(&lab.snapshots, &lab.judges)?,
+            CheckKind::Command(command) => {
+                command.validate(&lab.snapshots, &lab.judges)?;
+                if let Some(m) = &command.expect.metrics {
+                    if command.service {
+                        return Err(
+                            "expect.metrics reads another command's run; it cannot run beside the service".into(),
+                        );
+                    }
+                    let from = &m.predictions_from;
+                    let scored = lab.checks.iter().any(|c| {
+                        &c.id == from
+                            && c.id != self.id
+                            && matches!(&c.kind, CheckKind::Command(cmd)
+                                if cmd.expect.predictions.is_some() && !cmd.service)
+                    });
+                    if !scored {
+                        return Err(format!(
+                            "expect.metrics.predictions_from: \"{from}\" is not another command check with expect.predictions"
+                        ));
+                    }
+                }
+            }
             CheckKind::File(rule) => {
                 let commands: Vec<(&str, bool)> = lab
                     .checks

@@ -139,6 +139,37 @@ pub struct CommandExpect {
     /// `[regex, replacement]` pairs applied to stdout before the comparison.
     #[serde(default)]
     pub filters: Vec<[String; 2]>,
+    /// stdout is JSON whose array at `pointer` predicts these labels often
+    /// enough: a model that answers the same for every input cannot pass.
+    pub predictions: Option<Box<PredictionsExpect>>,
+    /// stdout is JSON whose metrics equal those recomputed from another
+    /// check's predictions against its labels: hard-coded scores cannot pass.
+    pub metrics: Option<Box<MetricsExpect>>,
+}
+
+/// The program's predictions, scored against the true labels of its inputs.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PredictionsExpect {
+    /// JSON pointer to the array of predictions, one per input row.
+    pub pointer: String,
+    /// The true label of each input row, in order.
+    pub labels: Vec<f64>,
+    /// The share of predictions equal to their label needed to pass.
+    pub min_accuracy: f64,
+}
+
+/// Metrics a program reports, held to the values that another check's
+/// predictions score against that check's labels.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsExpect {
+    /// A command check with `expect.predictions`, run on the same rows.
+    pub predictions_from: String,
+    /// JSON pointer to the reported accuracy (share of exact predictions).
+    pub accuracy: Option<String>,
+    /// JSON pointer to the reported mean absolute error.
+    pub mae: Option<String>,
 }
 
 /// What one output stream must hold.
@@ -156,6 +187,9 @@ pub struct StreamExpect {
     /// Something other than whitespace.
     #[serde(default)]
     pub not_empty: bool,
+    /// None of these strings appears.
+    #[serde(default)]
+    pub excludes: Vec<String>,
 }
 
 impl CommandExpect {
@@ -247,6 +281,51 @@ impl CommandSpec {
             regex::Regex::new(pattern)
                 .map_err(|err| format!("expect.filters: {}", regex_problem(&err.to_string())))?;
         }
+        if let Some(p) = &e.predictions {
+            p.validate()?;
+        }
+        if let Some(m) = &e.metrics {
+            m.validate()?;
+        }
+        Ok(())
+    }
+}
+
+impl PredictionsExpect {
+    fn validate(&self) -> Result<(), String> {
+        if !self.pointer.starts_with('/') {
+            return Err(format!(
+                "expect.predictions.pointer: \"{}\" is not a JSON pointer (starts with '/')",
+                self.pointer
+            ));
+        }
+        if self.labels.is_empty() {
+            return Err("expect.predictions.labels: give the label of each input row".into());
+        }
+        if !(self.min_accuracy > 0.0 && self.min_accuracy <= 1.0) {
+            return Err(format!(
+                "expect.predictions.min_accuracy: {} is not a share above 0 and at most 1",
+                self.min_accuracy
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl MetricsExpect {
+    fn validate(&self) -> Result<(), String> {
+        if self.accuracy.is_none() && self.mae.is_none() {
+            return Err("expect.metrics: give accuracy, mae or both (JSON pointers)".into());
+        }
+        for (field, p) in [("accuracy", &self.accuracy), ("mae", &self.mae)] {
+            if let Some(p) = p
+                && !p.starts_with('/')
+            {
+                return Err(format!(
+                    "expect.metrics.{field}: \"{p}\" is not a JSON pointer (starts with '/')"
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -260,6 +339,14 @@ impl StreamExpect {
         }
         if self.contains.iter().any(String::is_empty) {
             return Err(format!("{field}.contains: an empty string always matches"));
+        }
+        if self.excludes.iter().any(String::is_empty) {
+            return Err(format!(
+                "{field}.excludes: an empty string is in every output"
+            ));
+        }
+        if self.empty && !self.excludes.is_empty() {
+            return Err(format!("{field}: empty already excludes everything"));
         }
         if let Some(pattern) = &self.matches {
             regex::Regex::new(pattern)

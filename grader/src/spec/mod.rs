@@ -15,7 +15,10 @@ mod request;
 mod rows;
 
 pub use check::{CheckKind, CheckSpec, ImageRule, Phase, Route, ValueRange, Visibility};
-pub use command::{CommandExpect, CommandSpec, Input, SUBMISSION, StepSpec, StreamExpect, WORKDIR};
+pub use command::{
+    CommandExpect, CommandSpec, Input, MetricsExpect, PredictionsExpect, SUBMISSION, StepSpec,
+    StreamExpect, WORKDIR,
+};
 pub use embedded::{EmbeddedLab, embedded_lab, embedded_labs};
 pub use fakes::{FakeSpec, OPENAI_KEY, Reply};
 pub use files::{DEFAULT_TYPES, FileRule, FileSource, RepoRule};

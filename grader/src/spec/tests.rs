@@ -387,6 +387,51 @@ fn command_file_and_repository_mistakes_are_named_in_one_line() {
             check("repository", "rule = \"signed-tags\""),
             "unknown repository rule \"signed-tags\"",
         ),
+        (
+            check(
+                "command",
+                "args = [\"x\"]\nexpect = { stderr = { excludes = [\"\"] } }",
+            ),
+            "expect.stderr.excludes: an empty string is in every output",
+        ),
+        (
+            check(
+                "command",
+                "args = [\"x\"]\nexpect = { predictions = { pointer = \"p\", labels = [5], min_accuracy = 0.5 } }",
+            ),
+            "expect.predictions.pointer: \"p\" is not a JSON pointer",
+        ),
+        (
+            check(
+                "command",
+                "args = [\"x\"]\nexpect = { predictions = { pointer = \"/p\", labels = [], min_accuracy = 0.5 } }",
+            ),
+            "expect.predictions.labels: give the label of each input row",
+        ),
+        (
+            check(
+                "command",
+                "args = [\"x\"]\nexpect = { predictions = { pointer = \"/p\", labels = [5], min_accuracy = 1.5 } }",
+            ),
+            "min_accuracy: 1.5 is not a share above 0 and at most 1",
+        ),
+        (
+            check(
+                "command",
+                "args = [\"x\"]\nexpect = { metrics = { predictions_from = \"run\" } }",
+            ),
+            "expect.metrics: give accuracy, mae or both",
+        ),
+        (
+            format!(
+                "{cmd}{}",
+                check(
+                    "command",
+                    "args = [\"x\"]\nexpect = { metrics = { predictions_from = \"run\", mae = \"/mae\" } }",
+                )
+            ),
+            "checks[1] (a): expect.metrics.predictions_from: \"run\" is not another command check with expect.predictions",
+        ),
     ];
     for (checks, want) in cases {
         let err = parse(&format!("{NO_SERVICE}{checks}"))
