@@ -514,6 +514,35 @@ fn steps_name_known_judges_and_carry_their_own_command_lines() {
 }
 
 #[test]
+fn week_8s_data_hash_is_the_hash_of_the_labs_data() {
+    // Week 1's definition: every number of every row (features, then quality)
+    // as a little-endian f64, in row order.
+    use sha2::{Digest, Sha256};
+    let csv = include_str!("../../labs/data/winequality-red.csv");
+    let mut hasher = Sha256::new();
+    for line in csv.lines().skip(1) {
+        for value in line.split(',') {
+            let x: f64 = value.parse().expect("a number");
+            hasher.update(x.to_le_bytes());
+        }
+    }
+    let hash = format!("{:x}", hasher.finalize());
+    let lab = embedded_lab("week08").expect("known").expect("valid");
+    let version = lab
+        .checks
+        .iter()
+        .find(|c| c.id == "version")
+        .expect("a version check");
+    let CheckKind::Http { expect, .. } = &version.kind else {
+        panic!("an http check")
+    };
+    assert_eq!(
+        expect.at.get("/data_sha256"),
+        Some(&serde_json::json!(hash))
+    );
+}
+
+#[test]
 fn the_labs_rows_are_the_wines_the_solutions_train_on() {
     // Week 8's rows are a CSV in grader/labs/data; the solutions read the same
     // wines from linfa-datasets. Row for row, value for value, they agree, so a
