@@ -20,6 +20,21 @@ pub struct BuildContext {
 }
 
 impl BuildContext {
+    /// The paths of the context's regular files called `file_name`, in any
+    /// folder.
+    pub fn paths_named(&self, file_name: &str) -> Vec<String> {
+        let mut archive = tar::Archive::new(self.tar.as_slice());
+        let Ok(entries) = archive.entries() else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| e.header().entry_type().is_file())
+            .filter_map(|e| e.path().ok().map(|p| p.to_string_lossy().into_owned()))
+            .filter(|p| Path::new(p).file_name().is_some_and(|n| n == file_name))
+            .collect()
+    }
+
     /// A regular file of the packed context, as the engine will read it: the
     /// Dockerfile is judged from here, never read again from the folder.
     pub fn file(&self, name: &str) -> Option<Vec<u8>> {

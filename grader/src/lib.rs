@@ -9,6 +9,7 @@
 
 pub mod checks;
 pub mod context;
+pub mod crates;
 pub mod docker;
 pub mod fakes;
 pub mod pipeline;

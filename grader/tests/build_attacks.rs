@@ -178,3 +178,80 @@ async fn a_link_out_of_the_context_is_refused() {
         "{report:#?}"
     );
 }
+
+/// A Cargo.lock with one crate from crates.io the builder holds (serde, at
+/// the version week 8 pins) and `extra` after it.
+fn folder_with_lock(extra: &str) -> tempfile::TempDir {
+    let dir = folder_with(&format!(
+        "FROM {} AS build\nRUN cargo --version\n{GOOD_FINAL}",
+        builder()
+    ));
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        "[package]\nname = \"lab\"\nversion = \"0.1.0\"\nedition = \"2024\"\n",
+    )
+    .expect("manifest");
+    // The version the labs pin, so the builder holds it.
+    let lock = std::fs::read_to_string(
+        support::workspace().join("solutions/week08-model-service/Cargo.lock"),
+    )
+    .expect("week 8's lock");
+    let version = lock
+        .split("[[package]]")
+        .find_map(|p| p.strip_prefix("\nname = \"serde\"\nversion = \""))
+        .and_then(|rest| rest.split('"').next())
+        .expect("serde in week 8's lock");
+    let serde = format!(
+        "[[package]]\nname = \"serde\"\nversion = \"{version}\"\n\
+         source = \"registry+https://github.com/rust-lang/crates.io-index\"\n"
+    );
+    std::fs::write(
+        dir.path().join("Cargo.lock"),
+        format!(
+            "version = 4\n\n[[package]]\nname = \"lab\"\nversion = \"0.1.0\"\n\n{serde}\n{extra}"
+        ),
+    )
+    .expect("lock");
+    dir
+}
+
+#[tokio::test]
+async fn a_git_dependency_is_refused_before_the_build_in_one_line() {
+    let Some(docker) = engine().await else { return };
+    let dir = folder_with_lock(
+        "[[package]]\nname = \"evil\"\nversion = \"0.1.0\"\nsource = \"git+https://example.invalid/evil#0123\"\n",
+    );
+    let report = grade(&docker, week08(), dir.path()).await;
+    assert_eq!(report.container.verdict, ContainerVerdict::BuildFailed);
+    let d = detail(&report);
+    assert!(
+        d.starts_with(
+            "Cargo.lock: evil 0.1.0 comes from git (git+https://example.invalid/evil#0123)"
+        ),
+        "{d}"
+    );
+    assert!(!d.contains('\n'), "{d}");
+}
+
+#[tokio::test]
+async fn a_crate_the_builder_does_not_hold_is_named_before_the_build() {
+    let Some(docker) = engine().await else { return };
+    let dir = folder_with_lock(
+        "[[package]]\nname = \"not-in-the-builder\"\nversion = \"9.9.9\"\n\
+         source = \"registry+https://github.com/rust-lang/crates.io-index\"\n",
+    );
+    let report = grade(&docker, week08(), dir.path()).await;
+    assert_eq!(report.container.verdict, ContainerVerdict::BuildFailed);
+    assert_eq!(
+        detail(&report),
+        "Cargo.lock needs 1 crate the course's builder image does not hold (not-in-the-builder 9.9.9); the build has no network, so use the crates and versions the starter's Cargo.lock pins"
+    );
+    // Without it, the same folder passes the check and builds.
+    let held = folder_with_lock("");
+    let report = grade(&docker, week08(), held.path()).await;
+    assert_eq!(
+        report.container.verdict,
+        ContainerVerdict::Ran,
+        "{report:#?}"
+    );
+}

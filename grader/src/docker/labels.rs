@@ -12,7 +12,8 @@ use std::collections::HashMap;
 pub const GRADER: &str = "dev.mlops-course.grader";
 /// Which process made it.
 pub const OWNER: &str = "dev.mlops-course.grader.owner";
-/// submission, probe, command, cache or probe-image.
+/// submission, probe, command, cache, probe-image or reader (a container
+/// made only to copy a file out of an image).
 pub const ROLE: &str = "dev.mlops-course.grader.role";
 /// The lab id, on images and containers.
 pub const LAB: &str = "dev.mlops-course.grader.lab";

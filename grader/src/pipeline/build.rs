@@ -7,9 +7,11 @@ use super::watch::Watch;
 use super::{GradeError, GradeRequest};
 use crate::checks::{self, ImageFacts};
 use crate::context;
+use crate::crates;
 use crate::docker::bases::{self, Blocked};
 use crate::docker::build::{self, BuildFailure, BuildLimits};
 use crate::docker::dockerfile::AllowList;
+use crate::docker::image_file;
 use crate::result::ContainerVerdict;
 use crate::spec::{CheckKind, CheckSpec};
 use bollard::Docker;
@@ -105,6 +107,9 @@ async fn build_checked(
         Err(Blocked::Refused(message)) => return refused(message),
         Err(Blocked::Unavailable(message)) => return Err(GradeError::Other(message)),
     };
+    if let Err(message) = crates_present(docker, ctx, &bases, &lab.id).await? {
+        return refused(message);
+    }
     let tag = build::cache_tag(&lab.id, ctx, &req.build_args, &bases);
     let limits = BuildLimits {
         timeout: Duration::from_secs(lab.build.timeout_secs),
@@ -122,4 +127,32 @@ async fn build_checked(
         &on_step,
     )
     .await?)
+}
+
+/// Refuses, in one line, a Rust submission whose `Cargo.lock` names a crate
+/// the offline build cannot have: from git, another registry or a path
+/// outside it, or absent from the course's builder image (when one of the
+/// base images is that builder, which lists what it holds).
+async fn crates_present(
+    docker: &Docker,
+    ctx: &context::BuildContext,
+    bases: &[String],
+    lab: &str,
+) -> Result<Result<(), String>, GradeError> {
+    let crates = match crates::locked(ctx) {
+        Ok(Some(crates)) => crates,
+        Ok(None) => return Ok(Ok(())),
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    for base in bases {
+        // `reference@id`: the id names exactly the image the build will use.
+        let id = base.rsplit_once('@').map_or(base.as_str(), |(_, id)| id);
+        if let Some(list) = image_file::read(docker, id, crates::BUILDER_CRATES, lab).await? {
+            let missing = crates::missing(&crates, &String::from_utf8_lossy(&list));
+            if !missing.is_empty() {
+                return Ok(Err(crates::missing_message(&missing)));
+            }
+        }
+    }
+    Ok(Ok(()))
 }
