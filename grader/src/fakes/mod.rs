@@ -62,7 +62,20 @@ impl Fakes {
         };
         for (name, spec) in specs {
             let fake = match spec {
-                FakeSpec::OpenAi { .. } => Fake::OpenAi(Arc::new(openai::OpenAi::new(spec))),
+                FakeSpec::OpenAi {
+                    reply,
+                    replies,
+                    rate_limit,
+                    retry_after_secs,
+                    chunk_delay_ms,
+                    ..
+                } => Fake::OpenAi(Arc::new(openai::OpenAi::new(
+                    reply,
+                    replies,
+                    rate_limit,
+                    *retry_after_secs,
+                    *chunk_delay_ms,
+                ))),
                 FakeSpec::Lambda { timeout_ms, .. } => {
                     Fake::Lambda(Arc::new(Lambda::new(lab, *timeout_ms)))
                 }

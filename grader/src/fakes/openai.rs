@@ -4,7 +4,7 @@
 //! check a student's token accounting against the fake's `usage`).
 
 use super::{Body, KEPT_CALLS, json, kept, read_body};
-use crate::spec::{FakeSpec, OPENAI_KEY, Reply};
+use crate::spec::{OPENAI_KEY, Reply};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming};
@@ -32,24 +32,20 @@ struct Log {
 }
 
 impl OpenAi {
-    pub fn new(spec: &FakeSpec) -> Self {
-        let FakeSpec::OpenAi {
-            reply,
-            replies,
-            rate_limit,
-            retry_after_secs,
-            chunk_delay_ms,
-            ..
-        } = spec
-        else {
-            unreachable!("OpenAi::new is given an openai fake")
-        };
+    /// The fake a lab's `kind = "openai"` declares (see `FakeSpec::OpenAi`).
+    pub fn new(
+        reply: &str,
+        replies: &[Reply],
+        rate_limit: &[u32],
+        retry_after_secs: u64,
+        chunk_delay_ms: u64,
+    ) -> Self {
         OpenAi {
-            reply: reply.clone(),
-            replies: replies.clone(),
-            rate_limit: rate_limit.clone(),
-            retry_after_secs: *retry_after_secs,
-            chunk_delay: Duration::from_millis(*chunk_delay_ms),
+            reply: reply.to_string(),
+            replies: replies.to_vec(),
+            rate_limit: rate_limit.to_vec(),
+            retry_after_secs,
+            chunk_delay: Duration::from_millis(chunk_delay_ms),
             started: Instant::now(),
             log: Mutex::new(Log::default()),
         }
