@@ -44,9 +44,11 @@ pub fn judge_one_file(
             let bytes = read(path)?;
             markdown_sections(path, &String::from_utf8_lossy(&bytes), sections, *min_words)
         }
-        FileRule::Deterministic { .. } | FileRule::SecretScan { .. } => Err(Problem::Error(
-            "this rule does not read a single file".into(),
-        )),
+        FileRule::Deterministic { .. } | FileRule::Differs { .. } | FileRule::SecretScan { .. } => {
+            Err(Problem::Error(
+                "this rule does not read a single file".into(),
+            ))
+        }
     }
 }
 
@@ -181,6 +183,33 @@ pub fn deterministic(
         }
     }
     Ok(())
+}
+
+/// At least one of `paths` differs between the files of two commands; both
+/// wrote every one of them. `shown` names the two commands.
+pub fn differs(
+    ours: &BTreeMap<String, Vec<u8>>,
+    theirs: &BTreeMap<String, Vec<u8>>,
+    paths: &[String],
+    shown: (&str, &str),
+) -> Outcome {
+    for (files, command) in [(ours, shown.0), (theirs, shown.1)] {
+        if let Some(path) = paths.iter().find(|p| !files.contains_key(*p)) {
+            return Err(Problem::Fail(format!(
+                "`{command}` did not write {path} (files written: {})",
+                listing(files)
+            )));
+        }
+    }
+    if paths.iter().any(|p| ours.get(p) != theirs.get(p)) {
+        return Ok(());
+    }
+    Err(Problem::Fail(format!(
+        "`{}` wrote the same {} as `{}`: the setting that differs between them changes nothing",
+        shown.0,
+        paths.join(" and "),
+        shown.1
+    )))
 }
 
 fn listing(files: &BTreeMap<String, Vec<u8>>) -> String {
@@ -389,6 +418,30 @@ mod tests {
         assert!(
             m.contains("model.onnx was not written (files written: metrics.json, model.bin)"),
             "{m}"
+        );
+    }
+
+    #[test]
+    fn a_setting_must_change_some_output() {
+        let file = |s: &str| s.as_bytes().to_vec();
+        let default = BTreeMap::from([
+            ("metrics.json".to_string(), file("{\"seed\": 42}")),
+            ("model.json".to_string(), file("{}")),
+        ]);
+        let paths = vec!["metrics.json".to_string(), "model.json".to_string()];
+        let shown = ("baseline --seed 7", "baseline");
+        let mut seven = default.clone();
+        seven.insert("metrics.json".into(), file("{\"seed\": 7}"));
+        assert!(differs(&seven, &default, &paths, shown).is_ok());
+        assert_eq!(
+            fail(differs(&default, &default, &paths, shown)),
+            "`baseline --seed 7` wrote the same metrics.json and model.json as `baseline`: the setting that differs between them changes nothing"
+        );
+        let mut partial = seven.clone();
+        partial.remove("model.json");
+        assert_eq!(
+            fail(differs(&partial, &default, &paths, shown)),
+            "`baseline --seed 7` did not write model.json (files written: metrics.json)"
         );
     }
 

@@ -404,6 +404,25 @@ impl<'a> Runner<'a> {
                 }
                 checks::files::deterministic(&first.files, &second.files, paths)
             }
+            FileRule::Differs { args, paths, .. } => {
+                if !spec.steps.is_empty() {
+                    return Ok(Err(Problem::Error(
+                        "differs re-runs a command of the submission's program, not of steps"
+                            .into(),
+                    )));
+                }
+                let mut other = spec.clone();
+                other.args = args.clone();
+                let other_shown = self.shown(&other);
+                let theirs = match self.run(&other, deadline).await? {
+                    Ok(f) => f,
+                    Err(why) => return Ok(Err(Problem::Fail(format!("`{other_shown}`: {why}")))),
+                };
+                if let Some(problem) = unusable(&theirs, &other_shown, deadline) {
+                    return Ok(Err(problem));
+                }
+                checks::files::differs(&theirs.files, &first.files, paths, (&other_shown, &shown))
+            }
             FileRule::SecretScan { .. } => {
                 Err(Problem::Error("a secret scan reads no command".into()))
             }

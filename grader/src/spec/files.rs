@@ -50,6 +50,14 @@ pub enum FileRule {
     },
     /// The command run a second time writes byte-identical files.
     Deterministic { from: String, paths: Vec<String> },
+    /// The command `from` run again with `args` instead of its own (another
+    /// seed, say) writes at least one of these files differently: a setting
+    /// the program ignores changes nothing.
+    Differs {
+        from: String,
+        args: Vec<String>,
+        paths: Vec<String>,
+    },
     /// A Markdown file has these `##` sections, each with enough words.
     MarkdownSections {
         source: FileSource,
@@ -84,7 +92,8 @@ impl FileRule {
                 source: FileSource::Command(id),
                 ..
             }
-            | FileRule::Deterministic { from: id, .. } => Some(id),
+            | FileRule::Deterministic { from: id, .. }
+            | FileRule::Differs { from: id, .. } => Some(id),
             _ => None,
         }
     }
@@ -144,6 +153,14 @@ struct JsonFields {
 #[serde(deny_unknown_fields)]
 struct DeterministicFields {
     from: String,
+    paths: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DiffersFields {
+    from: String,
+    args: Vec<String>,
     paths: Vec<String>,
 }
 
@@ -275,6 +292,14 @@ pub(super) fn file_rule(mut rest: toml::Table) -> Result<FileRule, String> {
                 paths: f.paths,
             }
         }
+        "differs" => {
+            let f: DiffersFields = rule_fields("file", &rule, rest)?;
+            FileRule::Differs {
+                from: f.from,
+                args: f.args,
+                paths: f.paths,
+            }
+        }
         "markdown-sections" => {
             let f: MarkdownFields = rule_fields("file", &rule, rest)?;
             FileRule::MarkdownSections {
@@ -298,7 +323,7 @@ pub(super) fn file_rule(mut rest: toml::Table) -> Result<FileRule, String> {
         }
         other => {
             return Err(format!(
-                "unknown file rule \"{other}\" (expected json, deterministic, markdown-sections, secret-scan or toml-keys)"
+                "unknown file rule \"{other}\" (expected json, deterministic, differs, markdown-sections, secret-scan or toml-keys)"
             ));
         }
     })
@@ -401,7 +426,10 @@ impl FileRule {
                     return Err(format!("min {lo} is above max {hi}"));
                 }
             }
-            FileRule::Deterministic { paths, .. } => {
+            FileRule::Differs { args, .. } if args.is_empty() => {
+                return Err("args: give the arguments of the run to compare with".into());
+            }
+            FileRule::Deterministic { paths, .. } | FileRule::Differs { paths, .. } => {
                 if paths.is_empty() {
                     return Err("paths: name at least one output file".into());
                 }

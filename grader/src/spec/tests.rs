@@ -316,6 +316,23 @@ fn command_file_and_repository_mistakes_are_named_in_one_line() {
             "unknown file rule \"yaml\"",
         ),
         (
+            format!(
+                "{cmd}output_dir = \"out\"\n{}",
+                check(
+                    "file",
+                    "rule = \"differs\"\nfrom = \"run\"\nargs = []\npaths = [\"m.json\"]"
+                )
+            ),
+            "args: give the arguments of the run to compare with",
+        ),
+        (
+            check(
+                "file",
+                "rule = \"differs\"\nfrom = \"nope\"\nargs = [\"x\"]\npaths = [\"m.json\"]",
+            ),
+            "from: \"nope\" is not a command check of this lab",
+        ),
+        (
             check(
                 "file",
                 "rule = \"json\"\npath = \"m.json\"\npointer = \"/a\"",
