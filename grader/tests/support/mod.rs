@@ -4,7 +4,11 @@
 
 #![allow(dead_code)]
 
+pub mod early_labs;
 pub mod repo;
+pub mod week03;
+pub mod week04;
+pub mod week05;
 
 use grader::result::{Audience, Report, Verdict};
 use grader::spec::LabSpec;
@@ -54,7 +58,8 @@ pub fn fixture(name: &str) -> PathBuf {
 }
 
 /// How the example submission's Dockerfile differs from a good one.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, PartialEq, Debug, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Image {
     Good,
     NoUser,
