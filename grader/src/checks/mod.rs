@@ -62,7 +62,13 @@ pub async fn run(check: &CheckSpec, env: &Env<'_>) -> Outcome {
                 http::expect(env, req, expect).await?;
             }
             for case in cases {
-                http::expect(env, &case.request, &case.expect).await?;
+                let answer = http::send(env, &case.request).await?;
+                let (method, path) = (&case.request.method, &case.request.path);
+                let what = match &case.name {
+                    Some(name) => format!("{method} {path} with {name}"),
+                    None => format!("{method} {path}"),
+                };
+                http::judge_as(&what, &case.expect, &answer)?;
             }
             Ok(())
         }

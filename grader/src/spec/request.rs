@@ -80,6 +80,9 @@ impl RequestSpec {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Case {
+    /// What the case tries, as a failure message names it ("a pH above its
+    /// range"); the request's method and path alone otherwise.
+    pub name: Option<String>,
     pub request: RequestSpec,
     pub expect: Expect,
 }
