@@ -29,6 +29,12 @@ pub struct Manifest {
     /// Files of this solution that are copies of another solution's file.
     #[serde(default)]
     pub shared: Vec<Shared>,
+    /// Drop mdBook's anchor lines (`ANCHOR: name`, `ANCHOR_END: name`) from
+    /// the starter: the book quotes the solution by them, and the student
+    /// has no use for them. A file the book quotes then needs no whole-file
+    /// copy in `.starter/` when the starter differs only by its anchors.
+    #[serde(default)]
+    pub strip_anchors: bool,
 }
 
 /// `{ from = "../week08-model-service/src/api.rs", to = "src/api.rs" }`, both
@@ -234,10 +240,18 @@ pub fn starter(root: &Path, lab: &Lab) -> Result<BTreeMap<String, File>> {
             continue;
         }
         let file = match text {
-            Some((style, text)) => File {
-                bytes: markers::starter_text(&shown(root, &path), text, style)?.into_bytes(),
-                executable: file.executable,
-            },
+            Some((style, text)) => {
+                let starter = markers::starter_text(&shown(root, &path), text, style)?;
+                let starter = if lab.manifest.strip_anchors {
+                    without_anchors(&starter)
+                } else {
+                    starter
+                };
+                File {
+                    bytes: starter.into_bytes(),
+                    executable: file.executable,
+                }
+            }
             None => file,
         };
         out.insert(rel.clone(), file);
@@ -262,4 +276,24 @@ pub fn has_markers(path: &Path) -> bool {
         return false;
     };
     Style::for_path(&path.to_string_lossy()).is_some_and(|s| markers::has_markers(&text, s))
+}
+
+/// The text without mdBook's anchor lines: a line holding `ANCHOR:` or
+/// `ANCHOR_END:` (inside a comment, as the book's includes write them).
+fn without_anchors(text: &str) -> String {
+    text.split_inclusive('\n')
+        .filter(|line| !line.contains("ANCHOR:") && !line.contains("ANCHOR_END:"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_anchors;
+
+    #[test]
+    fn anchor_lines_go_and_nothing_else() {
+        let text = "use x;\n// ANCHOR: train\nfn train() {}\n// ANCHOR_END: train\n# ANCHOR: stage\nFROM a\n";
+        assert_eq!(without_anchors(text), "use x;\nfn train() {}\nFROM a\n");
+        assert_eq!(without_anchors("no anchors\n"), "no anchors\n");
+    }
 }
