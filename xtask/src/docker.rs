@@ -219,15 +219,20 @@ pub fn label_values(kind: Kind, ids: &[String], key: &str) -> Result<HashMap<Str
 /// Untagged images without children ("dangling") that carry `label`.
 pub fn dangling_with_label(label: &str) -> Result<Vec<String>> {
     let filter = format!("label={label}");
-    let out = cmd::output(docker().args([
-        "images",
-        "-q",
-        "--no-trunc",
-        "--filter",
-        "dangling=true",
-        "--filter",
-        &filter,
-    ]))?;
+    dangling_where(&["--filter", &filter])
+}
+
+/// Every dangling image's id, labelled or not.
+pub fn dangling() -> Result<Vec<String>> {
+    dangling_where(&[])
+}
+
+fn dangling_where(filters: &[&str]) -> Result<Vec<String>> {
+    let out = cmd::output(
+        docker()
+            .args(["images", "-q", "--no-trunc", "--filter", "dangling=true"])
+            .args(filters),
+    )?;
     Ok(out.lines().map(str::to_owned).collect())
 }
 

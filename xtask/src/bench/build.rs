@@ -139,6 +139,7 @@ fn measure(options: &Options) -> Result<()> {
 /// Builds the submission's Dockerfile as the grader does (no network, no
 /// layer cache) on `builder`; returns the seconds it took.
 fn timed_build(dir: &Path, builder: &str) -> Result<f64> {
+    let before = docker::dangling().unwrap_or_default();
     let start = Instant::now();
     cmd::output(docker::docker().args([
         "build",
@@ -157,9 +158,17 @@ fn timed_build(dir: &Path, builder: &str) -> Result<f64> {
         &dir.display().to_string(),
     ]))?;
     let secs = start.elapsed().as_secs_f64();
-    // Intermediate images of a --no-cache build are dangling: drop them.
-    for id in docker::dangling_with_label(BENCH_LABEL).unwrap_or_default() {
-        let _ = docker::remove(docker::Kind::Image, &id);
+    // Intermediate images of a --no-cache build are dangling: drop them. The
+    // build stage's image has no label (`--label` marks the final stage only),
+    // so those that appeared during the build go too.
+    let made = docker::dangling().unwrap_or_default();
+    let labelled = docker::dangling_with_label(BENCH_LABEL).unwrap_or_default();
+    for id in made
+        .iter()
+        .filter(|id| !before.contains(id))
+        .chain(&labelled)
+    {
+        let _ = docker::remove(docker::Kind::Image, id);
     }
     println!("    {secs:.1} s");
     Ok(secs)
