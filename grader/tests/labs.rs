@@ -8,7 +8,7 @@
 mod support;
 
 use grader::Audience;
-use support::{engine, grade_with, lost, real_build_args, week08, workspace};
+use support::{engine, grade_with, lost, real_build_args, repo, week08, workspace};
 
 async fn base_images_present(docker: &bollard::Docker) {
     for (_, image) in real_build_args() {
@@ -89,6 +89,34 @@ async fn the_week01_reference_solution_scores_full_marks() {
 #[tokio::test]
 async fn the_week02_reference_solution_scores_full_marks() {
     reference_scores_full_marks("week02", "solutions/week02-winequality").await;
+}
+
+/// Week 4's reference, in a git repository of its own as a student's is: its
+/// history is scanned for secrets.
+#[tokio::test]
+async fn the_week04_reference_solution_scores_full_marks() {
+    let Some(docker) = engine().await else { return };
+    base_images_present(&docker).await;
+    let spec = grader::spec::embedded_lab("week04")
+        .expect("embedded")
+        .expect("valid");
+    let dir = tempfile::tempdir().expect("tempdir");
+    repo::copy_tree(&workspace().join("solutions/week04-devsecops"), dir.path());
+    // How `cargo xtask labs` makes the starter: not part of a submission.
+    std::fs::remove_dir_all(dir.path().join(".starter")).expect("rm .starter");
+    std::fs::remove_file(dir.path().join(".lab.toml")).expect("rm .lab.toml");
+    repo::init(dir.path());
+    repo::commit(dir.path(), &["."], "feat: the hardened wine service");
+    let report = grade_with(
+        &docker,
+        spec,
+        dir.path(),
+        Audience::Instructor,
+        real_build_args(),
+    )
+    .await;
+    assert_eq!(lost(&report), Vec::<String>::new(), "{report:#?}");
+    assert_eq!(report.score.earned, 100);
 }
 
 /// Grades a lab's starter, built from its real Dockerfile (as a student's
