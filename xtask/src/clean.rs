@@ -29,7 +29,7 @@ pub fn grader_leftovers() -> Result<Removed> {
     let (containers, live_c) = remove_all(Kind::Container)?;
     let (networks, live_n) = remove_all(Kind::Network)?;
     let (images, live_i) = remove_all(Kind::Image)?;
-    let build_stages = dangling_on_local_bases()?;
+    let build_stages = stage_tags()? + dangling_on_local_bases()?;
     let kept_live = live_c + live_n + live_i;
     if kept_live > 0 {
         println!(
@@ -104,6 +104,23 @@ fn owner_is_alive(owner: &str) -> bool {
     stat.rfind(')')
         .and_then(|i| stat[i + 1..].split_whitespace().nth(19))
         .is_some_and(|t| t == start)
+}
+
+/// The grader keeps each earlier stage of a cached build under a tag of its
+/// own, `mlops-grader/<lab>:<hash>-stage<N>`; untagging it removes the stage's
+/// layers, unless another image still builds on them.
+fn stage_tags() -> Result<usize> {
+    let mut removed = 0;
+    for tag in docker::image_tags()? {
+        let is_stage = tag
+            .strip_prefix("mlops-grader/")
+            .and_then(|t| t.rsplit_once(':'))
+            .is_some_and(|(_, version)| version.contains("-stage"));
+        if is_stage && docker::remove_image(&tag).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// The classic builder keeps the images of a multi-stage build's earlier

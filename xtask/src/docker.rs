@@ -216,6 +216,16 @@ pub fn label_values(kind: Kind, ids: &[String], key: &str) -> Result<HashMap<Str
     Ok(values)
 }
 
+/// Every `repository:tag` on this engine.
+pub fn image_tags() -> Result<Vec<String>> {
+    let out = cmd::output(docker().args(["images", "--format", "{{.Repository}}:{{.Tag}}"]))?;
+    Ok(out
+        .lines()
+        .filter(|l| !l.contains("<none>"))
+        .map(str::to_owned)
+        .collect())
+}
+
 /// Untagged images without children ("dangling") that carry `label`.
 pub fn dangling_with_label(label: &str) -> Result<Vec<String>> {
     let filter = format!("label={label}");

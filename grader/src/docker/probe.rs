@@ -114,7 +114,11 @@ pub async fn image(docker: &Docker, exe: &Path) -> Result<ProbeImage, ProbeError
         h.update(name.as_bytes());
         h.update(Sha256::digest(data));
     }
-    let tag = format!("mlops-grader/probe:{}", &hex::encode(h.finalize())[..20]);
+    let tag = format!(
+        "{}probe:{}",
+        super::build::REPO_PREFIX,
+        &hex::encode(h.finalize())[..20]
+    );
     let probe = ProbeImage { tag, argv };
     if docker.inspect_image(&probe.tag).await.is_ok() {
         return Ok(probe);

@@ -4,8 +4,9 @@
 use super::labels;
 use bollard::Docker;
 use bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListImagesOptionsBuilder, ListVolumesOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, RemoveVolumeOptionsBuilder,
+    ListContainersOptionsBuilder, ListImagesOptions, ListImagesOptionsBuilder,
+    ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptions,
+    RemoveImageOptionsBuilder, RemoveVolumeOptionsBuilder,
 };
 use std::collections::HashMap;
 
@@ -106,7 +107,7 @@ pub async fn remove_cached_images(docker: &Docker) -> Result<usize, bollard::err
     let opts = ListImagesOptionsBuilder::default()
         .filters(&filters)
         .build();
-    let mut removed = 0;
+    let mut removed = remove_stage_tags(docker).await?;
     for image in docker.list_images(Some(opts)).await? {
         let rm = RemoveImageOptionsBuilder::default().force(true).build();
         match docker.remove_image(&image.id, Some(rm), None).await {
@@ -116,4 +117,50 @@ pub async fn remove_cached_images(docker: &Docker) -> Result<usize, bollard::err
         }
     }
     Ok(removed)
+}
+
+/// Removes the tags that keep a cached build's earlier stages (see
+/// [`super::build`]): `mlops-grader/<lab>:<hash>-stage<N>`. The untagged layers
+/// under each go with it, unless another image still builds on them.
+pub async fn remove_stage_tags(docker: &Docker) -> Result<usize, bollard::errors::Error> {
+    let mut removed = 0;
+    for image in docker.list_images(None::<ListImagesOptions>).await? {
+        for tag in image.repo_tags.iter().filter(|t| is_stage_tag(t)) {
+            match docker
+                .remove_image(tag, None::<RemoveImageOptions>, None)
+                .await
+            {
+                Ok(_) => removed += 1,
+                Err(e) if super::is_not_found(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// Removes one cached build: its final image's tag and its stages' tags.
+pub async fn remove_build(docker: &Docker, tag: &str) -> Result<usize, bollard::errors::Error> {
+    let stage_prefix = format!("{tag}-stage");
+    let mut removed = 0;
+    for image in docker.list_images(None::<ListImagesOptions>).await? {
+        let ours = image.repo_tags.iter();
+        for t in ours.filter(|t| *t == tag || t.starts_with(&stage_prefix)) {
+            match docker
+                .remove_image(t, None::<RemoveImageOptions>, None)
+                .await
+            {
+                Ok(_) => removed += 1,
+                Err(e) if super::is_not_found(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(removed)
+}
+
+fn is_stage_tag(tag: &str) -> bool {
+    tag.strip_prefix(super::build::REPO_PREFIX)
+        .and_then(|t| t.rsplit_once(':'))
+        .is_some_and(|(_, version)| version.contains("-stage"))
 }
