@@ -5,7 +5,8 @@
 //! Only crates.io crates are allowed: a git dependency, another registry, or
 //! a path dependency outside the submission would need the network or files
 //! the build never sees. The crates.io crates are compared with the list the
-//! course's builder image carries (`cook.sh` writes it), when it carries one.
+//! course's builder image carries (`cook.sh` writes it), when it carries one;
+//! those it lacks are fetched before the build ([`crate::docker::fetch`]).
 
 use crate::context::BuildContext;
 use serde::Deserialize;
@@ -26,6 +27,8 @@ const CRATES_IO: [&str; 2] = [
 pub struct Locked {
     pub name: String,
     pub version: String,
+    /// The SHA-256 of the `.crate` file, which cargo checks what it downloads against.
+    pub checksum: Option<String>,
 }
 
 impl Locked {
@@ -46,6 +49,7 @@ struct Package {
     name: String,
     version: String,
     source: Option<String>,
+    checksum: Option<String>,
 }
 
 /// The crates.io crates of the submission's `Cargo.lock`, or `None` without
@@ -75,6 +79,7 @@ pub fn locked(ctx: &BuildContext) -> Result<Option<Vec<Locked>>, String> {
             crates.push(Locked {
                 name: p.name,
                 version: p.version,
+                checksum: p.checksum,
             });
             continue;
         } else {
@@ -179,7 +184,7 @@ pub fn missing_message(missing: &[&Locked]) -> String {
         _ => String::new(),
     };
     format!(
-        "Cargo.lock needs {} crate{} the course's builder image does not hold ({}{more}); the build has no network, so use the crates and versions the starter's Cargo.lock pins",
+        "Cargo.lock needs {} crate{} the course's builder image does not hold ({}{more}), and the Dockerfile names its builder image without a build argument, so the grader cannot hand it the crates it fetches: use `FROM ${{BUILDER_IMAGE}}` as the starter does, or only the crates and versions the starter's Cargo.lock pins",
         missing.len(),
         if missing.len() == 1 { "" } else { "s" },
         crate::checks::clip(&names.join(", "), 200)
@@ -220,7 +225,8 @@ mod tests {
             crates,
             [Locked {
                 name: "serde".into(),
-                version: "1.0.228".into()
+                version: "1.0.228".into(),
+                checksum: None,
             }]
         );
         assert_eq!(crates[0].file_name(), "serde-1.0.228.crate");
@@ -293,10 +299,12 @@ mod tests {
             Locked {
                 name: "serde".into(),
                 version: "1.0.228".into(),
+                checksum: None,
             },
             Locked {
                 name: "rand".into(),
                 version: "0.9.1".into(),
+                checksum: None,
             },
         ];
         let held = "serde-1.0.228.crate\nserde_json-1.0.1.crate\n";
@@ -304,7 +312,7 @@ mod tests {
         assert_eq!(lacking, [&crates[1]]);
         assert_eq!(
             missing_message(&lacking),
-            "Cargo.lock needs 1 crate the course's builder image does not hold (rand 0.9.1); the build has no network, so use the crates and versions the starter's Cargo.lock pins"
+            "Cargo.lock needs 1 crate the course's builder image does not hold (rand 0.9.1), and the Dockerfile names its builder image without a build argument, so the grader cannot hand it the crates it fetches: use `FROM ${BUILDER_IMAGE}` as the starter does, or only the crates and versions the starter's Cargo.lock pins"
         );
     }
 }

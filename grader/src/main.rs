@@ -57,6 +57,11 @@ enum Command {
         /// (must be installed in the Docker engine); the engine's default if unset.
         #[arg(long, env = "GRADER_RUNTIME", value_name = "NAME")]
         runtime: Option<String>,
+        /// The Docker network the container that fetches the crates a
+        /// submission adds to its Cargo.lock joins (one that reaches the crate
+        /// registry, through a proxy say); by default a bridge network of its own
+        #[arg(long, value_name = "NETWORK")]
+        fetch_network: Option<String>,
         /// Show no progress on stderr (by default: live phase lines on a
         /// terminal, timestamped phase lines in CI or a pipe).
         #[arg(long, short)]
@@ -168,6 +173,7 @@ async fn run(cli: Cli) -> Result<(), Exit> {
             print_json,
             allow_images,
             runtime,
+            fetch_network,
             quiet,
         } => {
             let lab = load_lab(&lab)?;
@@ -200,6 +206,7 @@ async fn run(cli: Cli) -> Result<(), Exit> {
                 runtime,
                 allow_images,
                 progress: grader::progress::for_stderr(quiet),
+                fetch_network,
             };
             let graded = tokio::select! {
                 r = grader::grade(&docker, &request) => r,

@@ -244,7 +244,7 @@ async fn a_crate_the_builder_does_not_hold_is_named_before_the_build() {
     assert_eq!(report.container.verdict, ContainerVerdict::BuildFailed);
     assert_eq!(
         detail(&report),
-        "Cargo.lock needs 1 crate the course's builder image does not hold (not-in-the-builder 9.9.9); the build has no network, so use the crates and versions the starter's Cargo.lock pins"
+        "Cargo.lock needs 1 crate the course's builder image does not hold (not-in-the-builder 9.9.9), and the Dockerfile names its builder image without a build argument, so the grader cannot hand it the crates it fetches: use `FROM ${BUILDER_IMAGE}` as the starter does, or only the crates and versions the starter's Cargo.lock pins"
     );
     // Without it, the same folder passes the check and builds.
     let held = folder_with_lock("");

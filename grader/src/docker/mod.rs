@@ -6,6 +6,7 @@ pub mod bases;
 pub mod build;
 pub mod command;
 pub mod dockerfile;
+pub mod fetch;
 pub mod image_file;
 pub mod labels;
 pub mod output;

@@ -11,10 +11,12 @@ use crate::crates;
 use crate::docker::bases::{self, Blocked};
 use crate::docker::build::{self, BuildFailure, BuildLimits};
 use crate::docker::dockerfile::AllowList;
+use crate::docker::fetch::{self, Fetch};
 use crate::docker::image_file;
 use crate::result::ContainerVerdict;
 use crate::spec::{CheckKind, CheckSpec};
 use bollard::Docker;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// The submission's image, once built, and what it says of itself.
@@ -107,52 +109,144 @@ async fn build_checked(
         Err(Blocked::Refused(message)) => return refused(message),
         Err(Blocked::Unavailable(message)) => return Err(GradeError::Other(message)),
     };
-    if let Err(message) = crates_present(docker, ctx, &bases, &lab.id).await? {
-        return refused(message);
-    }
-    let tag = build::cache_tag(&lab.id, ctx, &req.build_args, &bases);
+    let (args, bases) = match crates_present(docker, req, ctx, &dockerfile, bases, watch).await? {
+        Ok(settled) => settled,
+        Err(message) => return refused(message),
+    };
+    let tag = build::cache_tag(&lab.id, ctx, &args, &bases);
     let limits = BuildLimits {
         timeout: Duration::from_secs(lab.build.timeout_secs),
         memory_mb: lab.build.memory_mb,
         cpus: lab.build.cpus,
     };
     let on_step = |line: &str| watch.step(line);
-    Ok(build::build(
-        docker,
-        &lab.id,
-        ctx,
-        &tag,
-        &req.build_args,
-        &limits,
-        &on_step,
-    )
-    .await?)
+    Ok(build::build(docker, &lab.id, ctx, &tag, &args, &limits, &on_step).await?)
 }
 
-/// Refuses, in one line, a Rust submission whose `Cargo.lock` names a crate
-/// the offline build cannot have: from git, another registry or a path
-/// outside it, or absent from the course's builder image (when one of the
-/// base images is that builder, which lists what it holds).
+/// The build arguments and base images to build with. A Rust submission
+/// whose `Cargo.lock` names a crate the offline build cannot have (from git,
+/// another registry or a path outside it) is refused in one line. When the
+/// course's builder image (which lists what it holds) lacks some of its
+/// crates.io crates, they are fetched into a derived builder image, and the
+/// build arguments that name the builder name that one instead.
 async fn crates_present(
     docker: &Docker,
+    req: &GradeRequest,
     ctx: &context::BuildContext,
-    bases: &[String],
-    lab: &str,
-) -> Result<Result<(), String>, GradeError> {
+    dockerfile: &str,
+    bases: Vec<String>,
+    watch: &Watch<'_>,
+) -> Result<Result<(BTreeMap<String, String>, Vec<String>), String>, GradeError> {
+    let lab = &req.lab.id;
+    let unchanged = |bases| Ok(Ok((req.build_args.clone(), bases)));
     let crates = match crates::locked(ctx) {
         Ok(Some(crates)) => crates,
-        Ok(None) => return Ok(Ok(())),
+        Ok(None) => return unchanged(bases),
         Err(refusal) => return Ok(Err(refusal)),
     };
-    for base in bases {
+    for base in &bases {
         // `reference@id`: the id names exactly the image the build will use.
-        let id = base.rsplit_once('@').map_or(base.as_str(), |(_, id)| id);
-        if let Some(list) = image_file::read(docker, id, crates::BUILDER_CRATES, lab).await? {
-            let missing = crates::missing(&crates, &String::from_utf8_lossy(&list));
-            if !missing.is_empty() {
-                return Ok(Err(crates::missing_message(&missing)));
+        let (reference, id) = base
+            .rsplit_once('@')
+            .unwrap_or((base.as_str(), base.as_str()));
+        let Some(list) = image_file::read(docker, id, crates::BUILDER_CRATES, lab).await? else {
+            continue;
+        };
+        let missing = crates::missing(&crates, &String::from_utf8_lossy(&list));
+        if missing.is_empty() {
+            continue;
+        }
+        let names = builder_args(dockerfile, &req.build_args, reference);
+        if names.is_empty() {
+            return Ok(Err(crates::missing_message(&missing)));
+        }
+        watch.step(&format!(
+            "fetching {} crate{} Cargo.lock adds",
+            missing.len(),
+            if missing.len() == 1 { "" } else { "s" }
+        ));
+        let fetch = Fetch {
+            lab,
+            builder: id,
+            missing: &missing,
+            network: req.fetch_network.as_deref(),
+            timeout: Duration::from_secs(req.lab.build.timeout_secs),
+        };
+        let derived = match fetch::derived_builder(docker, ctx, &fetch).await? {
+            Ok(derived) => derived,
+            Err(message) => return Ok(Err(message)),
+        };
+        let mut args = req.build_args.clone();
+        for name in names {
+            args.insert(name, derived.clone());
+        }
+        let allowed = req.lab.build.images.iter().chain(&req.allow_images);
+        let allow = AllowList::new(allowed.chain([&derived])).map_err(GradeError::Other)?;
+        return match bases::settle(docker, dockerfile, &args, &allow).await {
+            Ok(bases) => Ok(Ok((args, bases))),
+            Err(Blocked::Refused(message)) => Ok(Err(message)),
+            Err(Blocked::Unavailable(message)) => Err(GradeError::Other(message)),
+        };
+    }
+    unchanged(bases)
+}
+
+/// The names of the build arguments that name `image`: given so, or declared
+/// with it as their default (`ARG BUILDER_IMAGE=...`).
+fn builder_args(dockerfile: &str, args: &BTreeMap<String, String>, image: &str) -> Vec<String> {
+    let same = |value: &str| {
+        let plain = |s: &str| {
+            s.trim_matches('"')
+                .trim_start_matches("docker.io/")
+                .to_string()
+        };
+        plain(value) == plain(image)
+    };
+    let mut names: Vec<String> = args
+        .iter()
+        .filter(|(_, v)| same(v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for line in dockerfile.lines() {
+        let mut words = line.split_whitespace();
+        if !words.next().is_some_and(|w| w.eq_ignore_ascii_case("ARG")) {
+            continue;
+        }
+        for word in words {
+            if let Some((name, default)) = word.split_once('=')
+                && same(default)
+                && !args.contains_key(name)
+                && !names.iter().any(|n| n == name)
+            {
+                names.push(name.to_string());
             }
         }
     }
-    Ok(Ok(()))
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::builder_args;
+    use std::collections::BTreeMap;
+
+    const DOCKERFILE: &str = "ARG BUILDER_IMAGE=ghcr.io/mlops-course/rust-builder:1.95\n\
+        ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot\n\
+        FROM ${BUILDER_IMAGE} AS build\n";
+
+    #[test]
+    fn the_builder_is_found_by_its_default_or_by_a_given_argument() {
+        let none = BTreeMap::new();
+        let image = "ghcr.io/mlops-course/rust-builder:1.95";
+        assert_eq!(builder_args(DOCKERFILE, &none, image), ["BUILDER_IMAGE"]);
+        let given = BTreeMap::from([(
+            "BUILDER_IMAGE".to_string(),
+            "mlops-local/rust-builder:1.95".to_string(),
+        )]);
+        let local = "docker.io/mlops-local/rust-builder:1.95";
+        assert_eq!(builder_args(DOCKERFILE, &given, local), ["BUILDER_IMAGE"]);
+        // Given another value, the default no longer names the builder.
+        assert!(builder_args(DOCKERFILE, &given, image).is_empty());
+        assert!(builder_args("FROM rust-builder:1.95\n", &none, "rust-builder:1.95").is_empty());
+    }
 }

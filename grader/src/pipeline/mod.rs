@@ -51,6 +51,9 @@ pub struct GradeRequest {
     pub allow_images: Vec<String>,
     /// Where the grade shows its phases as they run (`progress::Quiet` for none).
     pub progress: Arc<dyn Progress>,
+    /// The Docker network the container that fetches the crates a submission
+    /// adds joins (`--fetch-network`); a network of its own when `None`.
+    pub fetch_network: Option<String>,
 }
 
 /// A failure of grading itself (not of the submission): the engine broke, the

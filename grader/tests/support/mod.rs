@@ -188,6 +188,7 @@ pub async fn grade_alongside(
         runtime: None,
         allow_images: Vec::new(),
         progress: std::sync::Arc::new(grader::progress::Quiet),
+        fetch_network: None,
     };
     grader::grade(docker, &request)
         .await
@@ -243,6 +244,7 @@ pub async fn grade_with(
         runtime: None,
         allow_images: Vec::new(),
         progress: std::sync::Arc::new(grader::progress::Quiet),
+        fetch_network: None,
     };
     let report = grader::grade(docker, &request)
         .await

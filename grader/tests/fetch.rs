@@ -1,0 +1,284 @@
+//! A submission that adds a crate the builder image does not hold: the grader
+//! fetches it before the offline build, into a derived builder image. The
+//! registry here is a fake (`fixture-registry`, on a network of the test's
+//! own with no way out), which a copy of the builder reaches in crates.io's
+//! place through cargo's source replacement; the grader's code is the same as
+//! against crates.io.
+
+mod support;
+
+use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest};
+use bollard::query_parameters::CreateContainerOptionsBuilder;
+use grader::context;
+use grader::docker::{build, labels, sweep};
+use grader::result::ContainerVerdict;
+use grader::{Audience, GradeRequest};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use support::{engine, lost, week08};
+
+const GOOD_FINAL: &str = "FROM scratch\nCOPY fixture-week08 /app/fixture-week08\n\
+LABEL org.opencontainers.image.title=\"wine-service example\"\nUSER 65532:65532\n\
+EXPOSE 8080\nENTRYPOINT [\"/app/fixture-week08\", \"--mode\", \"reference\"]\n";
+
+/// `fetchme 0.1.0` as a registry serves it: a gzipped tarball.
+fn crate_file() -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    for (path, body) in [
+        (
+            "fetchme-0.1.0/Cargo.toml",
+            "[package]\nname = \"fetchme\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+        ),
+        (
+            "fetchme-0.1.0/src/lib.rs",
+            "pub fn answer() -> u32 {\n    42\n}\n",
+        ),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(body.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        tar.append_data(&mut header, path, body.as_bytes())
+            .expect("append");
+    }
+    tar.into_inner().expect("tar").finish().expect("gzip")
+}
+
+fn write(dir: &Path, path: &str, body: impl AsRef<[u8]>) {
+    let path = dir.join(path);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, body).expect("write");
+}
+
+/// The registry's files: a sparse index of one crate and the crate.
+fn registry_folder(host: &str, crate_bytes: &[u8], checksum: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::fs::copy(
+        support::fixture("fixture-registry"),
+        root.join("fixture-registry"),
+    )
+    .expect("copy");
+    write(
+        root,
+        "root/index/config.json",
+        format!("{{\"dl\": \"http://{host}:8080/dl/{{crate}}/{{version}}\"}}"),
+    );
+    write(
+        root,
+        "root/index/fe/tc/fetchme",
+        format!(
+            "{{\"name\":\"fetchme\",\"vers\":\"0.1.0\",\"deps\":[],\"cksum\":\"{checksum}\",\"features\":{{}},\"yanked\":false}}\n"
+        ),
+    );
+    write(root, "root/dl/fetchme/0.1.0", crate_bytes);
+    write(
+        root,
+        "Dockerfile",
+        "FROM scratch\nCOPY fixture-registry /fixture-registry\nCOPY root /srv\n\
+         ENTRYPOINT [\"/fixture-registry\", \"/srv\", \"8080\"]\n",
+    );
+    dir
+}
+
+/// The course's builder, with crates.io replaced by the fake registry.
+fn builder_folder(host: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "Dockerfile",
+        format!(
+            "ARG BUILDER_IMAGE\nFROM ${{BUILDER_IMAGE}}\n\
+             RUN printf '[source.crates-io]\\nreplace-with = \"fake\"\\n[source.fake]\\nregistry = \"sparse+http://{host}:8080/index/\"\\n' \
+             >> \"$CARGO_HOME/config.toml\"\n"
+        ),
+    );
+    dir
+}
+
+/// A submission whose build stage compiles and runs a program using `fetchme`
+/// at `version` (pinned with `checksum`), then the fixture service as its image.
+fn submission(version: &str, checksum: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::fs::copy(support::fixture_bin(), root.join("fixture-week08")).expect("copy");
+    write(
+        root,
+        "Dockerfile",
+        format!(
+            "ARG BUILDER_IMAGE\nFROM ${{BUILDER_IMAGE}} AS build\nWORKDIR /src\n\
+             COPY Cargo.toml Cargo.lock ./\nCOPY src ./src\n\
+             RUN cargo build --locked --offline && ./target/debug/uses-fetchme\n{GOOD_FINAL}"
+        ),
+    );
+    write(
+        root,
+        "Cargo.toml",
+        format!(
+            "[package]\nname = \"uses-fetchme\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [dependencies]\nfetchme = \"={version}\"\n"
+        ),
+    );
+    write(
+        root,
+        "src/main.rs",
+        "fn main() {\n    assert_eq!(fetchme::answer(), 42);\n}\n",
+    );
+    write(
+        root,
+        "Cargo.lock",
+        format!(
+            "# This file is automatically @generated by Cargo.\n# It is not intended for manual editing.\n\
+             version = 4\n\n[[package]]\nname = \"fetchme\"\nversion = \"{version}\"\n\
+             source = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{checksum}\"\n\n\
+             [[package]]\nname = \"uses-fetchme\"\nversion = \"0.1.0\"\ndependencies = [\n \"fetchme\",\n]\n"
+        ),
+    );
+    dir
+}
+
+/// Builds a helper image as the grader builds (labelled as its cache).
+async fn build_image(
+    docker: &bollard::Docker,
+    dir: &Path,
+    args: &BTreeMap<String, String>,
+) -> String {
+    let ctx = context::pack(dir, 50).expect("pack");
+    let tag = build::cache_tag("fetch-test", &ctx, args, &[]);
+    let limits = build::BuildLimits {
+        timeout: Duration::from_secs(300),
+        memory_mb: 1024,
+        cpus: 1.0,
+    };
+    let built = build::build(docker, "fetch-test", &ctx, &tag, args, &limits, &|_| {})
+        .await
+        .expect("engine");
+    if let Err(failure) = built {
+        panic!("a helper image did not build: {failure:?}");
+    }
+    tag
+}
+
+async fn grade(
+    docker: &bollard::Docker,
+    dir: &Path,
+    builder: &str,
+    network: &str,
+) -> grader::Report {
+    let request = GradeRequest {
+        lab: week08(),
+        submission: dir.to_path_buf(),
+        build_args: BTreeMap::from([("BUILDER_IMAGE".to_string(), builder.to_string())]),
+        audience: Audience::Instructor,
+        probe_exe: PathBuf::from(env!("CARGO_BIN_EXE_grader-probe")),
+        runtime: None,
+        allow_images: Vec::new(),
+        progress: std::sync::Arc::new(grader::progress::Quiet),
+        fetch_network: Some(network.to_string()),
+    };
+    grader::grade(docker, &request)
+        .await
+        .unwrap_or_else(|e| panic!("grading failed: {e}"))
+}
+
+#[tokio::test]
+async fn a_crate_the_builder_lacks_is_fetched_before_the_offline_build() {
+    let Some(docker) = engine().await else { return };
+    let real_builder = support::real_build_args()
+        .remove("BUILDER_IMAGE")
+        .expect("BUILDER_IMAGE");
+    let host = labels::unique("fetch-registry");
+    let crate_bytes = crate_file();
+    let checksum = hex::encode(Sha256::digest(&crate_bytes));
+
+    // A network with no way out: the fetch reaches the fake registry only.
+    let network = labels::unique("fetch-test");
+    docker
+        .create_network(NetworkCreateRequest {
+            name: network.clone(),
+            internal: Some(true),
+            labels: Some(labels::for_role("test", "fetch-test")),
+            ..Default::default()
+        })
+        .await
+        .expect("network");
+    let none = BTreeMap::new();
+    let registry_image = build_image(
+        &docker,
+        registry_folder(&host, &crate_bytes, &checksum).path(),
+        &none,
+    )
+    .await;
+    let body = ContainerCreateBody {
+        image: Some(registry_image.clone()),
+        labels: Some(labels::for_role("test", "fetch-test")),
+        host_config: Some(HostConfig {
+            network_mode: Some(network.clone()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let opts = CreateContainerOptionsBuilder::default().name(&host).build();
+    let registry = docker
+        .create_container(Some(opts), body)
+        .await
+        .expect("registry")
+        .id;
+    docker
+        .start_container(&registry, None)
+        .await
+        .expect("start registry");
+    let builder_args = BTreeMap::from([("BUILDER_IMAGE".to_string(), real_builder)]);
+    let builder = build_image(&docker, builder_folder(&host).path(), &builder_args).await;
+
+    let good = submission("0.1.0", &checksum);
+    let report = grade(&docker, good.path(), &builder, &network).await;
+    let fetched = report.container.verdict == ContainerVerdict::Ran && lost(&report).is_empty();
+
+    // A version the registry does not have: one line, cargo's reason.
+    let bad = submission("0.2.0", &checksum);
+    let refused = grade(&docker, bad.path(), &builder, &network).await;
+
+    // Tear down before asserting, so a failure leaves nothing behind.
+    sweep::remove_container(&docker, &registry)
+        .await
+        .expect("remove registry");
+    docker
+        .remove_network(&network)
+        .await
+        .expect("remove network");
+    let derived = docker
+        .list_images(None::<bollard::query_parameters::ListImagesOptions>)
+        .await
+        .expect("images")
+        .into_iter()
+        .flat_map(|i| i.repo_tags)
+        .filter(|t| t.starts_with("mlops-grader/builder:"))
+        .collect::<Vec<_>>();
+    for tag in [&registry_image, &builder] {
+        sweep::remove_build(&docker, tag).await.expect("remove");
+    }
+    for tag in &derived {
+        let rm = bollard::query_parameters::RemoveImageOptionsBuilder::default()
+            .force(true)
+            .build();
+        docker
+            .remove_image(tag, Some(rm), None)
+            .await
+            .expect("remove");
+    }
+
+    assert!(fetched, "the crate was not fetched and built: {report:#?}");
+    assert_eq!(refused.container.verdict, ContainerVerdict::BuildFailed);
+    let detail = refused.container.detail.clone().unwrap_or_default();
+    assert!(
+        detail.starts_with("fetching the crates Cargo.lock adds failed: ")
+            && detail.contains("fetchme")
+            && !detail.contains('\n'),
+        "{detail}"
+    );
+    assert!(!derived.is_empty(), "no derived builder image was made");
+}
