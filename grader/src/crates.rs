@@ -97,53 +97,79 @@ pub fn locked(ctx: &BuildContext) -> Result<Option<Vec<Locked>>, String> {
     Ok(Some(crates))
 }
 
-/// Refuses a `path` dependency that leaves the submission's folder: the build
-/// context holds nothing outside it.
+/// Refuses, in a manifest, a dependency the build cannot have and the fetch
+/// must not follow: a `path` that leaves the submission's folder (the build
+/// context holds nothing outside it), a `git` source or another registry
+/// (cargo would reach them to resolve even an unused `[patch]`).
 fn outside_paths(manifest: &str, text: &str) -> Result<(), String> {
     let Ok(doc) = text.parse::<toml::Table>() else {
         return Ok(()); // cargo says what is wrong with it, in the build's log
     };
     let dir = Path::new(manifest).parent().unwrap_or(Path::new(""));
     let mut found = Vec::new();
-    paths_in(&toml::Value::Table(doc), &mut found);
-    for path in found {
-        if !inside(dir, &path) {
-            return Err(format!(
-                "{manifest}: the path dependency \"{}\" is outside the submission; the build sees only the submission's files, so move the crate into it",
-                crate::checks::clip(&path, 80)
-            ));
+    sources_in(&toml::Value::Table(doc), &mut found);
+    for (key, value) in found {
+        let value = crate::checks::clip(&value, 80);
+        match key {
+            "path" if !inside(dir, &value) => {
+                return Err(format!(
+                    "{manifest}: the path dependency \"{value}\" is outside the submission; the build sees only the submission's files, so move the crate into it"
+                ));
+            }
+            "path" => {}
+            "git" => {
+                return Err(format!(
+                    "{manifest}: the git dependency \"{value}\" cannot be fetched; the grader fetches crates from crates.io only, so depend on a published version"
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "{manifest}: a dependency from another registry ({key} = \"{value}\"); the grader fetches crates from crates.io only"
+                ));
+            }
         }
     }
     Ok(())
 }
 
-/// Every string `path = "..."` inside a dependency or patch table.
-fn paths_in(value: &toml::Value, found: &mut Vec<String>) {
+/// The keys of a dependency that name where it comes from.
+const SOURCE_KEYS: [&str; 4] = ["path", "git", "registry", "registry-index"];
+
+/// Every `path`, `git`, `registry` or `registry-index` string inside a
+/// dependency or patch table, with its key.
+fn sources_in(value: &toml::Value, found: &mut Vec<(&'static str, String)>) {
     let toml::Value::Table(table) = value else {
         return;
     };
     for (key, v) in table {
         let deps = key.ends_with("dependencies") || key == "patch" || key == "replace";
         match v {
-            toml::Value::Table(_) if deps => collect_paths(v, found),
-            toml::Value::Table(_) => paths_in(v, found),
+            toml::Value::Table(_) if deps => collect_sources(v, found),
+            toml::Value::Table(_) => sources_in(v, found),
             _ => {}
         }
     }
 }
 
 /// In a dependency table (and, for `[patch.X]`, a level deeper), each
-/// dependency's `path`.
-fn collect_paths(value: &toml::Value, found: &mut Vec<String>) {
+/// dependency's source keys.
+fn collect_sources(value: &toml::Value, found: &mut Vec<(&'static str, String)>) {
     let toml::Value::Table(table) = value else {
         return;
     };
     for v in table.values() {
-        if let toml::Value::Table(dep) = v {
-            match dep.get("path") {
-                Some(toml::Value::String(p)) => found.push(p.clone()),
-                _ => collect_paths(v, found),
+        let toml::Value::Table(dep) = v else {
+            continue;
+        };
+        let mut named = false;
+        for key in SOURCE_KEYS {
+            if let Some(toml::Value::String(s)) = dep.get(key) {
+                found.push((key, s.clone()));
+                named = true;
             }
+        }
+        if !named {
+            collect_sources(v, found);
         }
     }
 }
@@ -291,6 +317,29 @@ mod tests {
             "[patch.crates-io]\nserde = { path = \"../serde\" }\n",
         )]);
         assert!(locked(&patch).is_err());
+    }
+
+    #[test]
+    fn a_git_source_or_another_registry_in_a_manifest_is_refused() {
+        // Unused by the lock, a git patch would still be fetched to resolve it.
+        let patch = ctx(&[(
+            "Cargo.toml",
+            "[package]\nname = \"lab\"\n\n[patch.crates-io]\nserde = { git = \"http://172.17.0.1:9/x\" }\n",
+        )]);
+        assert_eq!(
+            locked(&patch),
+            Err("Cargo.toml: the git dependency \"http://172.17.0.1:9/x\" cannot be fetched; the grader fetches crates from crates.io only, so depend on a published version".into())
+        );
+        let other = ctx(&[(
+            "Cargo.toml",
+            "[dependencies]\nx = { version = \"1\", registry-index = \"sparse+http://10.0.0.1/\" }\n",
+        )]);
+        assert!(locked(&other).is_err_and(|e| e.contains("another registry")));
+        let plain = ctx(&[(
+            "Cargo.toml",
+            "[dependencies]\nx = { version = \"1\", features = [\"y\"] }\n",
+        )]);
+        assert_eq!(locked(&plain), Ok(None));
     }
 
     #[test]
