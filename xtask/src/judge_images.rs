@@ -37,7 +37,7 @@ use crate::base_images;
 use crate::docker;
 use crate::rootfs_tar::{RootfsTar, TreeOptions};
 use crate::step::{fmt_duration, step};
-use crate::{cmd, debootstrap, workspace};
+use crate::{cmd, debootstrap, judge_crates, workspace};
 
 /// Where the judges' folders are, relative to the workspace root.
 pub const JUDGES_DIR: &str = "images/judges";
@@ -49,9 +49,9 @@ const FORMAT_VERSION: &str = "judge-image v2";
 /// The label naming the judge an image is (its folder name).
 pub const JUDGE_LABEL_KEY: &str = "dev.mlops-course.judge";
 /// The judge user and group.
-const JUDGE_ID: u64 = 10001;
+pub(crate) const JUDGE_ID: u64 = 10001;
 const JUDGE_USER: &str = "judge";
-const HOME: &str = "/work/home";
+pub(crate) const HOME: &str = "/work/home";
 /// The venv the wheels go into, when a recipe has any.
 const VENV: &str = "/opt/judge";
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -65,10 +65,14 @@ const ARCH: &str = "x86_64";
 #[serde(deny_unknown_fields)]
 struct RecipeToml {
     tag: String,
-    suite: String,
+    #[serde(default)]
+    suite: Option<String>,
+    #[serde(default)]
     packages: Vec<String>,
     #[serde(default)]
     wheels: Vec<String>,
+    #[serde(default)]
+    crates: Vec<String>,
     verify: Vec<String>,
     #[serde(default)]
     expect: Option<String>,
@@ -103,15 +107,34 @@ impl Wheel {
     }
 }
 
+/// A crate installed with `cargo install --locked`, `name@version`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Crate {
+    pub name: String,
+    pub version: String,
+}
+
+impl Crate {
+    pub fn spec(&self) -> String {
+        format!("{}@{}", self.name, self.version)
+    }
+}
+
 /// One judge: its recipe, checked, and the bytes its inputs hash covers.
+/// A judge is made either from Debian packages (and wheels) on a debootstrap
+/// of `suite`, or, when it lists `crates`, on the course's builder image: a
+/// tool that runs `cargo metadata` (cargo-deny) needs cargo and the labs'
+/// crates, offline, which the builder has.
 #[derive(Debug)]
 pub struct Recipe {
     /// The folder's name; the image's `dev.mlops-course.judge` label.
     pub name: String,
     pub tag: String,
+    /// Empty for a judge on the builder image.
     pub suite: String,
     pub packages: Vec<Package>,
     pub wheels: Vec<Wheel>,
+    pub crates: Vec<Crate>,
     pub verify: Vec<String>,
     /// What `verify`'s output must contain.
     pub expect: String,
@@ -138,6 +161,11 @@ static PACKAGE: LazyLock<Regex> = LazyLock::new(|| {
 static WHEEL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)==([0-9][A-Za-z0-9.+!-]*)$")
         .expect("wheel regex")
+});
+/// A crate name, then `@` and a semver version.
+static CRATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^([A-Za-z0-9][A-Za-z0-9_-]*)@([0-9]+\.[0-9]+\.[0-9]+(?:[-+][A-Za-z0-9.+-]+)?)$")
+        .expect("crate regex")
 });
 static NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new("^[a-z0-9][a-z0-9-]*$").expect("name regex"));
@@ -171,13 +199,50 @@ impl Recipe {
                 ),
             ));
         }
-        if !SUITE.is_match(&raw.suite) {
+        let mut crates: Vec<Crate> = Vec::new();
+        for (i, spec) in raw.crates.iter().enumerate() {
+            let Some(caps) = CRATE.captures(spec) else {
+                return Err(field(
+                    &format!("crates[{i}]"),
+                    format!(
+                        "`{spec}` is not a pinned crate: write `name@version` (e.g. `cargo-deny@0.20.2`)"
+                    ),
+                ));
+            };
+            crates.push(Crate {
+                name: caps[1].to_owned(),
+                version: caps[2].to_owned(),
+            });
+        }
+        let suite = match (&raw.suite, crates.is_empty()) {
+            (Some(_), false) => {
+                return Err(field(
+                    "suite",
+                    "a judge with `crates` is made on the course's builder image, not on a Debian suite: leave `suite` out".to_owned(),
+                ));
+            }
+            (None, false) if !raw.packages.is_empty() || !raw.wheels.is_empty() => {
+                return Err(field(
+                    "crates",
+                    "a judge on the builder image installs crates only: leave `packages` and `wheels` out".to_owned(),
+                ));
+            }
+            (None, false) => String::new(),
+            (None, true) => {
+                return Err(field(
+                    "suite",
+                    "missing (or list `crates` for a judge on the builder image)".to_owned(),
+                ));
+            }
+            (Some(suite), true) => suite.clone(),
+        };
+        if crates.is_empty() && !SUITE.is_match(&suite) {
             return Err(field(
                 "suite",
-                format!("`{}` is not a Debian suite name", raw.suite),
+                format!("`{suite}` is not a Debian suite name"),
             ));
         }
-        if raw.packages.is_empty() {
+        if crates.is_empty() && raw.packages.is_empty() {
             return Err(field("packages", "is empty".to_owned()));
         }
         let mut packages: Vec<Package> = Vec::new();
@@ -249,7 +314,8 @@ impl Recipe {
                 let pinned = packages
                     .iter()
                     .find_map(|p| p.version.as_deref().map(upstream_version))
-                    .or_else(|| wheels.first().map(|w| w.version.clone()));
+                    .or_else(|| wheels.first().map(|w| w.version.clone()))
+                    .or_else(|| crates.first().map(|c| c.version.clone()));
                 match pinned {
                     Some(v) => v,
                     None => {
@@ -265,9 +331,10 @@ impl Recipe {
         let recipe = Recipe {
             name: name.to_owned(),
             tag: raw.tag,
-            suite: raw.suite,
+            suite,
             packages,
             wheels,
+            crates,
             verify: raw.verify,
             expect,
             recipe_text: recipe_text.to_owned(),
@@ -288,21 +355,34 @@ impl Recipe {
             .flat_map(|l| l.split(|c: char| c.is_whitespace() || "\\;&|\"'".contains(c)))
             .filter(|w| !w.is_empty())
             .collect();
+        let base = if self.crates.is_empty() {
+            "BASE_IMAGE"
+        } else {
+            "BUILDER_IMAGE"
+        };
         let has_from = self.dockerfile_text.lines().any(|l| {
             let l = l.trim();
-            l.len() > 5 && l[..5].eq_ignore_ascii_case("FROM ") && l.contains("${BASE_IMAGE}")
+            l.len() > 5
+                && l[..5].eq_ignore_ascii_case("FROM ")
+                && l.contains(&format!("${{{base}}}"))
         });
-        if !has_from {
+        if !has_from && self.crates.is_empty() {
             bail!(
                 "{path}: no `FROM ${{BASE_IMAGE}}` line (with `ARG BASE_IMAGE=debian:{}-slim` before it)",
                 self.suite
+            );
+        }
+        if !has_from {
+            bail!(
+                "{path}: no `FROM ${{BUILDER_IMAGE}}` line (a judge with `crates` is made on the builder image)"
             );
         }
         let wanted = self
             .packages
             .iter()
             .map(|p| ("packages", p.spec()))
-            .chain(self.wheels.iter().map(|w| ("wheels", w.spec())));
+            .chain(self.wheels.iter().map(|w| ("wheels", w.spec())))
+            .chain(self.crates.iter().map(|c| ("crates", c.spec())));
         for (field, spec) in wanted {
             if !words.contains(spec.as_str()) {
                 bail!(
@@ -520,13 +600,23 @@ pub fn run(rebuild: bool, names: &[String]) -> Result<()> {
 /// Makes one judge image unless it is up to date; true if it was made.
 fn ensure(recipe: &Recipe, rebuild: bool) -> Result<bool> {
     let context = || format!("judge `{}`", recipe.name);
-    let resolved = resolve_versions(recipe).with_context(context)?;
+    let on_builder = !recipe.crates.is_empty();
+    let resolved = if on_builder {
+        // The builder image it is made on, by id.
+        judge_crates::builder_id().with_context(context)?
+    } else {
+        resolve_versions(recipe).with_context(context)?
+    };
     let hash = recipe.inputs_hash(&resolved);
     let (up_to_date, old) = base_images::cached(&recipe.tag, &hash, rebuild)?;
     if up_to_date {
         return Ok(false);
     }
-    let id = build(recipe, &hash, &resolved).with_context(context)?;
+    let id = if on_builder {
+        judge_crates::build(recipe, &hash).with_context(context)?
+    } else {
+        build(recipe, &hash, &resolved).with_context(context)?
+    };
     if let Err(err) = step(&format!("verify {} (offline)", recipe.tag), || {
         verify(recipe)
     }) {
@@ -1159,6 +1249,37 @@ verify = ["dotdrop", "--version"]
             }]
         );
         assert_eq!(recipe.expect, "dotdrop");
+    }
+
+    #[test]
+    fn parses_a_recipe_on_the_builder() {
+        let text = "tag = \"mlops-judge/cargo-deny:0.20.2\"\ncrates = [\"cargo-deny@0.20.2\"]\nverify = [\"cargo-deny\", \"--version\"]\n";
+        let dockerfile = "ARG BUILDER_IMAGE=x\nFROM ${BUILDER_IMAGE}\nRUN cargo install --locked cargo-deny@0.20.2\nRUN useradd --uid 10001 judge\n";
+        let recipe = Recipe::parse("cargo-deny", "r.toml", text, "Dockerfile", dockerfile)
+            .expect("recipe on the builder");
+        assert_eq!(
+            recipe.crates,
+            [Crate {
+                name: "cargo-deny".into(),
+                version: "0.20.2".into()
+            }]
+        );
+        assert_eq!(recipe.expect, "0.20.2");
+        assert!(recipe.suite.is_empty() && recipe.packages.is_empty());
+        let err = |text: &str, dockerfile: &str| {
+            format!(
+                "{:#}",
+                Recipe::parse("cargo-deny", "r.toml", text, "Dockerfile", dockerfile)
+                    .expect_err(text)
+            )
+        };
+        let with_suite = format!("suite = \"bookworm\"\n{text}");
+        assert!(err(&with_suite, dockerfile).contains("leave `suite` out"));
+        let unpinned = text.replace("cargo-deny@0.20.2\"]", "cargo-deny\"]");
+        assert!(err(&unpinned, dockerfile).contains("is not a pinned crate"));
+        let other = dockerfile.replace("@0.20.2", "@0.19.0");
+        assert!(err(text, &other).contains("does not install `cargo-deny@0.20.2`"));
+        assert!(err(text, "FROM debian\n").contains("FROM ${BUILDER_IMAGE}"));
     }
 
     #[test]

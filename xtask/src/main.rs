@@ -13,6 +13,7 @@ mod debootstrap;
 mod demo;
 mod docker;
 mod fixtures;
+mod judge_crates;
 mod judge_images;
 mod labs;
 mod rootfs_tar;
