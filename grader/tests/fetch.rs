@@ -12,6 +12,7 @@ use bollard::query_parameters::CreateContainerOptionsBuilder;
 use grader::context;
 use grader::docker::{build, labels, sweep};
 use grader::result::ContainerVerdict;
+use grader::spec::LabSpec;
 use grader::{Audience, GradeRequest};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -162,16 +163,55 @@ async fn build_image(
     tag
 }
 
+/// A lab with nothing to build, whose one check runs `cargo metadata` in a
+/// judge made on `builder`.
+fn judge_lab(builder: &str) -> LabSpec {
+    let text = format!(
+        r#"
+id = "fetch-judge"
+title = "A judge on the builder"
+week = 4
+
+[judges]
+cargo = "{builder}"
+
+[[checks]]
+id = "metadata"
+title = "cargo metadata, offline, sees the crate the submission adds"
+points = 1
+kind = "command"
+timeout_secs = 120
+inputs = ["tree"]
+steps = [
+  {{ image = "judge:cargo", args = ["cargo", "metadata", "--offline", "--locked", "--format-version", "1", "--manifest-path", "tree/Cargo.toml"] }},
+]
+expect = {{ stdout = {{ contains = ["\"name\":\"fetchme\""] }} }}
+"#
+    );
+    LabSpec::parse(&text, "fetch.rs", Default::default()).expect("the test lab is valid")
+}
+
 async fn grade(
     docker: &bollard::Docker,
     dir: &Path,
     builder: &str,
     network: &str,
 ) -> grader::Report {
+    let args = BTreeMap::from([("BUILDER_IMAGE".to_string(), builder.to_string())]);
+    grade_lab(docker, week08(), dir, args, network).await
+}
+
+async fn grade_lab(
+    docker: &bollard::Docker,
+    lab: LabSpec,
+    dir: &Path,
+    build_args: BTreeMap<String, String>,
+    network: &str,
+) -> grader::Report {
     let request = GradeRequest {
-        lab: week08(),
+        lab,
         submission: dir.to_path_buf(),
-        build_args: BTreeMap::from([("BUILDER_IMAGE".to_string(), builder.to_string())]),
+        build_args,
         audience: Audience::Instructor,
         probe_exe: PathBuf::from(env!("CARGO_BIN_EXE_grader-probe")),
         runtime: None,
@@ -238,6 +278,17 @@ async fn a_crate_the_builder_lacks_is_fetched_before_the_offline_build() {
     let report = grade(&docker, good.path(), &builder, &network).await;
     let fetched = report.container.verdict == ContainerVerdict::Ran && lost(&report).is_empty();
 
+    // A judge made on the builder gets the crates too: cargo metadata in it,
+    // offline and as the judge user, sees fetchme.
+    let judged = grade_lab(
+        &docker,
+        judge_lab(&builder),
+        good.path(),
+        BTreeMap::new(),
+        &network,
+    )
+    .await;
+
     // A version the registry does not have: one line, cargo's reason.
     let bad = submission("0.2.0", &checksum);
     let refused = grade(&docker, bad.path(), &builder, &network).await;
@@ -272,6 +323,7 @@ async fn a_crate_the_builder_lacks_is_fetched_before_the_offline_build() {
     }
 
     assert!(fetched, "the crate was not fetched and built: {report:#?}");
+    assert_eq!(lost(&judged), Vec::<String>::new(), "{judged:#?}");
     assert_eq!(refused.container.verdict, ContainerVerdict::BuildFailed);
     let detail = refused.container.detail.clone().unwrap_or_default();
     assert!(

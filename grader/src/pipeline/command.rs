@@ -11,7 +11,10 @@ use super::build::Image;
 use super::scorecard::Scorecard;
 use super::watch::Watch;
 use crate::checks::{self, Outcome, Problem};
+use crate::crates::{self, BUILDER_CRATES};
 use crate::docker::command::{self, Argv, Finished, Invocation, RunError, Step};
+use crate::docker::fetch::{self, Fetch};
+use crate::docker::image_file;
 use crate::spec::{CheckKind, CheckSpec, CommandSpec, FileRule, Input, LabSpec, Phase, StepSpec};
 use bollard::Docker;
 use std::collections::HashMap;
@@ -20,11 +23,13 @@ use std::time::{Duration, Instant};
 
 /// Judges command checks and the file checks on their output. Without an
 /// image, only the commands that run judges' images alone.
+#[allow(clippy::too_many_arguments)]
 pub async fn judge(
     docker: &Docker,
     lab: &LabSpec,
     submission: &Path,
     image: Option<&Image>,
+    fetch_network: Option<&str>,
     checks: &[&CheckSpec],
     card: &mut Scorecard,
     watch: &Watch<'_>,
@@ -37,7 +42,7 @@ pub async fn judge(
         return Ok(());
     }
     let t = Instant::now();
-    let mut runner = Runner::new(docker, lab, submission, image, None);
+    let mut runner = Runner::new(docker, lab, submission, image, None).fetching(fetch_network);
     for check in checks.iter().filter(|c| judged_here(c)) {
         watch.step(&check.title);
         let started = Instant::now();
@@ -60,10 +65,13 @@ pub(super) struct Runner<'a> {
     runs: HashMap<String, Result<Finished, String>>,
     /// The submission's files packed for `/work/tree`, without and with `.git`.
     trees: HashMap<bool, Result<Vec<u8>, String>>,
-    /// Judge images already found on the engine.
-    judges_present: Vec<String>,
+    /// Each judge's image to run, once found on the engine (and given the
+    /// crates the submission adds, for a judge made on the builder image).
+    judges_present: HashMap<String, String>,
     /// The running service whose network namespace the commands join.
     beside: Option<&'a str>,
+    /// The network a fetch of the crates the submission adds joins.
+    fetch_network: Option<&'a str>,
 }
 
 impl<'a> Runner<'a> {
@@ -85,9 +93,17 @@ impl<'a> Runner<'a> {
             program: program_name(image.map_or(&[][..], |i| &i.facts.entrypoint)),
             runs: HashMap::new(),
             trees: HashMap::new(),
-            judges_present: Vec::new(),
+            judges_present: HashMap::new(),
             beside,
+            fetch_network: None,
         }
+    }
+
+    /// The network through which crates the submission adds are fetched
+    /// into a judge made on the builder image (`None`: one of its own).
+    pub(super) fn fetching(mut self, network: Option<&'a str>) -> Self {
+        self.fetch_network = network;
+        self
     }
 
     /// Judges a command check, or a file check on a command's output, with
@@ -160,21 +176,59 @@ impl<'a> Runner<'a> {
     /// A judge's image, which must be on the engine: a missing one is the
     /// grading's failure, never the student's.
     async fn judge_image(&mut self, name: &str) -> Result<String, GradeError> {
+        if let Some(image) = self.judges_present.get(name) {
+            return Ok(image.clone());
+        }
         let tag = self
             .lab
             .judges
             .get(name)
             .cloned()
             .ok_or_else(|| GradeError::Other(format!("the lab names no judge \"{name}\"")))?;
-        if !self.judges_present.contains(&tag) {
-            if self.docker.inspect_image(&tag).await.is_err() {
-                return Err(GradeError::Other(format!(
-                    "the judge image {tag} is not on this machine; make it with `cargo xtask judge-images`"
-                )));
-            }
-            self.judges_present.push(tag.clone());
+        if self.docker.inspect_image(&tag).await.is_err() {
+            return Err(GradeError::Other(format!(
+                "the judge image {tag} is not on this machine; make it with `cargo xtask judge-images`"
+            )));
         }
-        Ok(tag)
+        let image = self.with_added_crates(tag).await?;
+        self.judges_present.insert(name.to_string(), image.clone());
+        Ok(image)
+    }
+
+    /// A judge made on the builder image (it lists the crates it holds, as
+    /// the builder does) lacks the crates.io crates the submission adds, as
+    /// the builder did: they are fetched into a copy of it, as for the build,
+    /// so that a tool that reads the crate graph (cargo-deny) sees them.
+    async fn with_added_crates(&self, tag: String) -> Result<String, GradeError> {
+        let lab = &self.lab.id;
+        let Some(list) = image_file::read(self.docker, &tag, BUILDER_CRATES, lab).await? else {
+            return Ok(tag);
+        };
+        let Ok(ctx) = crate::context::pack(self.submission, self.lab.build.context_limit_mb) else {
+            return Ok(tag);
+        };
+        // A lock the build refused, or none: the judge says what it lacks.
+        let Ok(Some(crates)) = crates::locked(&ctx) else {
+            return Ok(tag);
+        };
+        let missing = crates::missing(&crates, &String::from_utf8_lossy(&list));
+        if missing.is_empty() {
+            return Ok(tag);
+        }
+        let fetch = Fetch {
+            lab,
+            builder: &tag,
+            missing: &missing,
+            network: self.fetch_network,
+            timeout: Duration::from_secs(self.lab.build.timeout_secs),
+        };
+        Ok(
+            match fetch::derived_builder(self.docker, &ctx, &fetch).await? {
+                Ok(derived) => derived,
+                // The build said why, when there is one; the judge then runs without.
+                Err(_) => tag,
+            },
+        )
     }
 
     async fn run(

@@ -102,6 +102,7 @@ pub async fn grade(docker: &Docker, req: &GradeRequest) -> Result<Report, GradeE
             lab,
             &req.submission,
             image,
+            req.fetch_network.as_deref(),
             &checks,
             &mut card,
             &watch,

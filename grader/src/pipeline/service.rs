@@ -229,7 +229,8 @@ async fn judge(
         &req.submission,
         Some(image),
         Some(service.probe_id),
-    );
+    )
+    .fetching(req.fetch_network.as_deref());
     for check in checks.iter().filter(|c| c.kind.phase() == Phase::Service) {
         if stopped.is_none() {
             stopped = interrupted(docker, id, budget, card).await?;

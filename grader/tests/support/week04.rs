@@ -18,6 +18,10 @@ pub enum Repo {
     Good,
     /// deny.toml has no `[bans]` table.
     DenyWithoutBans,
+    /// deny.toml misspells a key (`multiple-version`): cargo-deny cannot read it.
+    DenyMisspelt,
+    /// deny.toml allows no MIT licence, which most of the project's crates use.
+    DenyWithoutMit,
     /// An AWS access key was committed, then deleted in a later commit: the
     /// tree is clean, the history is not.
     LeakedKeyInHistory,
@@ -26,12 +30,20 @@ pub enum Repo {
 /// The reference policy, or the variant `repo` asks for.
 fn deny_toml(repo: Repo) -> String {
     let policy = std::fs::read_to_string(solution_dir().join("deny.toml")).expect("deny.toml");
-    if repo != Repo::DenyWithoutBans {
-        return policy;
+    let changed = |from: &str, to: &str| {
+        assert!(policy.contains(from), "`{from}` in the reference deny.toml");
+        policy.replacen(from, to, 1)
+    };
+    match repo {
+        Repo::DenyWithoutBans => {
+            let start = policy.find("[bans]").expect("[bans] in the reference");
+            let end = policy.find("[sources]").expect("[sources] after it");
+            format!("{}{}", &policy[..start], &policy[end..])
+        }
+        Repo::DenyMisspelt => changed("multiple-versions =", "multiple-version ="),
+        Repo::DenyWithoutMit => changed("\"MIT\", ", ""),
+        Repo::Good | Repo::LeakedKeyInHistory => policy,
     }
-    let start = policy.find("[bans]").expect("[bans] in the reference");
-    let end = policy.find("[sources]").expect("[sources] after it");
-    format!("{}{}", &policy[..start], &policy[end..])
 }
 
 /// Writes deny.toml and makes the folder a git repository with a history.
@@ -63,6 +75,12 @@ pub fn fixture_submission(mode: &str, repo: Repo) -> tempfile::TempDir {
         1,
     );
     std::fs::write(&dockerfile, df).expect("Dockerfile");
+    // The crate the policy is checked against: the reference's manifests
+    // and source (cargo metadata needs the targets the manifest names).
+    for file in ["Cargo.toml", "Cargo.lock"] {
+        std::fs::copy(solution_dir().join(file), dir.path().join(file)).expect("copy");
+    }
+    super::repo::copy_tree(&solution_dir().join("src"), &dir.path().join("src"));
     history(dir.path(), repo);
     dir
 }
