@@ -123,31 +123,25 @@ pub async fn remove_cached_images(docker: &Docker) -> Result<usize, bollard::err
 /// [`super::build`]): `mlops-grader/<lab>:<hash>-stage<N>`. The untagged layers
 /// under each go with it, unless another image still builds on them.
 pub async fn remove_stage_tags(docker: &Docker) -> Result<usize, bollard::errors::Error> {
-    let mut removed = 0;
-    for image in docker.list_images(None::<ListImagesOptions>).await? {
-        for tag in image.repo_tags.iter().filter(|t| is_stage_tag(t)) {
-            match docker
-                .remove_image(tag, None::<RemoveImageOptions>, None)
-                .await
-            {
-                Ok(_) => removed += 1,
-                Err(e) if super::is_not_found(&e) => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    Ok(removed)
+    untag_where(docker, is_stage_tag).await
 }
 
 /// Removes one cached build: its final image's tag and its stages' tags.
 pub async fn remove_build(docker: &Docker, tag: &str) -> Result<usize, bollard::errors::Error> {
     let stage_prefix = format!("{tag}-stage");
+    untag_where(docker, |t| t == tag || t.starts_with(&stage_prefix)).await
+}
+
+/// Removes every tag `wanted` picks; returns how many went.
+async fn untag_where(
+    docker: &Docker,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<usize, bollard::errors::Error> {
     let mut removed = 0;
     for image in docker.list_images(None::<ListImagesOptions>).await? {
-        let ours = image.repo_tags.iter();
-        for t in ours.filter(|t| *t == tag || t.starts_with(&stage_prefix)) {
+        for tag in image.repo_tags.iter().filter(|t| wanted(t)) {
             match docker
-                .remove_image(t, None::<RemoveImageOptions>, None)
+                .remove_image(tag, None::<RemoveImageOptions>, None)
                 .await
             {
                 Ok(_) => removed += 1,
