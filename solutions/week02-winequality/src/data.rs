@@ -195,4 +195,21 @@ mod tests {
             Err(DataError::Quality { line: 2, .. })
         ));
     }
+    // lab:solution
+
+    /// The README's examples: two good files and a bad one.
+    #[test]
+    fn the_example_files_read_as_the_readme_says() {
+        let wines = parse_csv(include_str!("../examples/wines.csv"), false).expect("wines.csv");
+        assert_eq!(wines.features.len(), 3);
+        let labelled =
+            parse_csv(include_str!("../examples/labelled.csv"), true).expect("labelled.csv");
+        assert_eq!(labelled.qualities.len(), 4);
+        let bad = parse_csv(include_str!("../examples/bad.csv"), false).expect_err("bad.csv");
+        assert_eq!(
+            bad.to_string(),
+            "line 3, column `ph`: \"seven\" is not a finite number"
+        );
+    }
+    // lab:end
 }
