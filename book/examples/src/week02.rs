@@ -325,6 +325,23 @@ pub fn finish(result: Result<(), AppError>, stderr: &mut impl Write) -> u8 {
 }
 // ANCHOR_END: app_error
 
+// ANCHOR: logging
+/// Installs the program's one subscriber, first thing in `main`: events at the
+/// level `RUST_LOG` asks for (`default` when it is unset or unreadable) go to
+/// stderr, so that stdout carries only the program's results, with colours
+/// only when stderr is a terminal: escape codes clutter a file or a CI log.
+pub fn init_logging(default: &str) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+// ANCHOR_END: logging
+
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
@@ -491,6 +508,16 @@ free_sulfur_dioxide,total_sulfur_dioxide,density,ph,sulphates,alcohol";
         assert!(matches!(err, DataError::Header { .. }));
     }
     // ANCHOR_END: csv_tests
+
+    #[test]
+    fn logging_defaults_to_the_level_given_when_rust_log_is_unset() {
+        // The one test that installs the global subscriber (twice would panic).
+        init_logging("warn");
+        assert!(tracing::enabled!(tracing::Level::WARN));
+        if std::env::var_os("RUST_LOG").is_none() {
+            assert!(!tracing::enabled!(tracing::Level::INFO));
+        }
+    }
 
     // ANCHOR: exit_code_tests
     #[test]
