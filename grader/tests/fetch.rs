@@ -85,15 +85,16 @@ fn registry_folder(host: &str, crate_bytes: &[u8], checksum: &str) -> tempfile::
     dir
 }
 
-/// The course's builder, with crates.io replaced by the fake registry.
-fn builder_folder(host: &str) -> tempfile::TempDir {
+/// The course's builder, with crates.io replaced by the fake registry at
+/// `host:port`.
+fn builder_folder(host: &str, port: u16) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     write(
         dir.path(),
         "Dockerfile",
         format!(
             "ARG BUILDER_IMAGE\nFROM ${{BUILDER_IMAGE}}\n\
-             RUN printf '[source.crates-io]\\nreplace-with = \"fake\"\\n[source.fake]\\nregistry = \"sparse+http://{host}:8080/index/\"\\n' \
+             RUN printf '[source.crates-io]\\nreplace-with = \"fake\"\\n[source.fake]\\nregistry = \"sparse+http://{host}:{port}/index/\"\\n' \
              >> \"$CARGO_HOME/config.toml\"\n"
         ),
     );
@@ -201,14 +202,13 @@ async fn grade(
     grade_lab(docker, week08(), dir, args, network).await
 }
 
-async fn grade_lab(
-    docker: &bollard::Docker,
+fn request(
     lab: LabSpec,
     dir: &Path,
     build_args: BTreeMap<String, String>,
     network: &str,
-) -> grader::Report {
-    let request = GradeRequest {
+) -> GradeRequest {
+    GradeRequest {
         lab,
         submission: dir.to_path_buf(),
         build_args,
@@ -218,8 +218,17 @@ async fn grade_lab(
         allow_images: Vec::new(),
         progress: std::sync::Arc::new(grader::progress::Quiet),
         fetch_network: Some(network.to_string()),
-    };
-    grader::grade(docker, &request)
+    }
+}
+
+async fn grade_lab(
+    docker: &bollard::Docker,
+    lab: LabSpec,
+    dir: &Path,
+    build_args: BTreeMap<String, String>,
+    network: &str,
+) -> grader::Report {
+    grader::grade(docker, &request(lab, dir, build_args, network))
         .await
         .unwrap_or_else(|e| panic!("grading failed: {e}"))
 }
@@ -272,7 +281,9 @@ async fn a_crate_the_builder_lacks_is_fetched_before_the_offline_build() {
         .await
         .expect("start registry");
     let builder_args = BTreeMap::from([("BUILDER_IMAGE".to_string(), real_builder)]);
-    let builder = build_image(&docker, builder_folder(&host).path(), &builder_args).await;
+    let builder = build_image(&docker, builder_folder(&host, 8080).path(), &builder_args).await;
+    // The same registry's host, on a port where nothing listens.
+    let offline = build_image(&docker, builder_folder(&host, 9).path(), &builder_args).await;
 
     let good = submission("0.1.0", &checksum);
     let report = grade(&docker, good.path(), &builder, &network).await;
@@ -293,6 +304,16 @@ async fn a_crate_the_builder_lacks_is_fetched_before_the_offline_build() {
     let bad = submission("0.2.0", &checksum);
     let refused = grade(&docker, bad.path(), &builder, &network).await;
 
+    // The registry unreachable: the grading fails, the student gets no verdict.
+    let unreachable = grader::grade(
+        &docker,
+        &GradeRequest {
+            build_args: BTreeMap::from([("BUILDER_IMAGE".to_string(), offline.clone())]),
+            ..request(week08(), good.path(), BTreeMap::new(), &network)
+        },
+    )
+    .await;
+
     // Tear down before asserting, so a failure leaves nothing behind.
     sweep::remove_container(&docker, &registry)
         .await
@@ -309,7 +330,7 @@ async fn a_crate_the_builder_lacks_is_fetched_before_the_offline_build() {
         .flat_map(|i| i.repo_tags)
         .filter(|t| t.starts_with("mlops-grader/builder:"))
         .collect::<Vec<_>>();
-    for tag in [&registry_image, &builder] {
+    for tag in [&registry_image, &builder, &offline] {
         sweep::remove_build(&docker, tag).await.expect("remove");
     }
     for tag in &derived {
@@ -333,4 +354,12 @@ async fn a_crate_the_builder_lacks_is_fetched_before_the_offline_build() {
         "{detail}"
     );
     assert!(!derived.is_empty(), "no derived builder image was made");
+    match unreachable {
+        Err(e) => assert!(
+            e.to_string()
+                .starts_with("the crate registry could not be reached"),
+            "{e}"
+        ),
+        Ok(report) => panic!("an unreachable registry gave a verdict: {report:#?}"),
+    }
 }

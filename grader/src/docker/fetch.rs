@@ -35,6 +35,19 @@ use std::time::Duration;
 /// Where the submission's files are, in the fetch container.
 const WORKDIR: &str = "/tmp/grader-fetch";
 
+/// How a fetch ended.
+#[derive(Debug)]
+pub enum Fetched {
+    /// The derived builder's tag.
+    Builder(String),
+    /// Cargo could not fetch what the lock pins (a version that does not
+    /// exist, a checksum that does not match): the submission's fault, in one line.
+    Refused(String),
+    /// The registry could not be reached: the grading's failure, never the
+    /// student's, so the grade stops instead of giving a verdict.
+    Unreachable(String),
+}
+
 /// What a fetch needs besides the submission.
 pub struct Fetch<'a> {
     pub lab: &'a str,
@@ -48,16 +61,15 @@ pub struct Fetch<'a> {
     pub timeout: Duration,
 }
 
-/// The derived builder's tag, fetching into it unless it exists. The inner
-/// `Err` is the one line for the student (cargo could not fetch a crate).
+/// The derived builder, fetching into it unless it exists.
 pub async fn derived_builder(
     docker: &Docker,
     ctx: &BuildContext,
     fetch: &Fetch<'_>,
-) -> Result<Result<String, String>, bollard::errors::Error> {
+) -> Result<Fetched, bollard::errors::Error> {
     let tag = derived_tag(fetch.builder, fetch.missing);
     if docker.inspect_image(&tag).await.is_ok() {
-        return Ok(Ok(tag));
+        return Ok(Fetched::Builder(tag));
     }
     let own_network = match fetch.network {
         Some(_) => None,
@@ -93,7 +105,7 @@ async fn run(
     network: &str,
     tag: &str,
     container: &mut Option<String>,
-) -> Result<Result<String, String>, bollard::errors::Error> {
+) -> Result<Fetched, bollard::errors::Error> {
     let builder = docker.inspect_image(fetch.builder).await?;
     let script = format!(
         "cargo fetch --locked --config net.offline=false --manifest-path {WORKDIR}/Cargo.toml \
@@ -139,7 +151,7 @@ async fn run(
         .await
         .is_err()
     {
-        return Ok(Err(format!(
+        return Ok(Fetched::Refused(format!(
             "fetching the crates Cargo.lock adds did not finish within {} s",
             fetch.timeout.as_secs()
         )));
@@ -151,11 +163,15 @@ async fn run(
         .state
         .unwrap_or_default();
     if state.exit_code != Some(0) {
-        let why = last_error_line(docker, &id).await;
-        return Ok(Err(format!(
-            "fetching the crates Cargo.lock adds failed: {}",
-            crate::checks::clip(&why, 300)
-        )));
+        let output = output(docker, &id).await;
+        let why = crate::checks::clip(&error_line(&output), 300);
+        return Ok(if unreachable(&output) {
+            Fetched::Unreachable(format!(
+                "the crate registry could not be reached to fetch the crates Cargo.lock adds ({why}); check the network the fetch uses (--fetch-network)"
+            ))
+        } else {
+            Fetched::Refused(format!("fetching the crates Cargo.lock adds failed: {why}"))
+        });
     }
     let labels = {
         let mut l = labels::for_role("builder", fetch.lab);
@@ -183,7 +199,7 @@ async fn run(
         ..Default::default()
     };
     docker.commit_container(commit, config).await?;
-    Ok(Ok(tag.to_string()))
+    Ok(Fetched::Builder(tag.to_string()))
 }
 
 /// `mlops-grader/builder:<hash>` of the builder and the crates fetched into it.
@@ -218,8 +234,8 @@ fn without_cargo_settings(tar: &[u8]) -> std::io::Result<Vec<u8>> {
     out.into_inner()
 }
 
-/// Cargo's last `error:` line (or the last line) of the fetch's output.
-async fn last_error_line(docker: &Docker, id: &str) -> String {
+/// The last lines of the fetch's output.
+async fn output(docker: &Docker, id: &str) -> String {
     let opts = LogsOptionsBuilder::default()
         .stdout(true)
         .stderr(true)
@@ -230,7 +246,12 @@ async fn last_error_line(docker: &Docker, id: &str) -> String {
     while let Some(Ok(chunk)) = logs.next().await {
         text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
     }
-    let lines: Vec<&str> = text
+    text
+}
+
+/// Cargo's last `error:` line, or the last line.
+fn error_line(output: &str) -> String {
+    let lines: Vec<&str> = output
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
@@ -241,6 +262,22 @@ async fn last_error_line(docker: &Docker, id: &str) -> String {
         .find(|l| l.starts_with("error"))
         .or(lines.last())
         .map_or_else(|| "cargo said nothing".to_string(), |l| l.to_string())
+}
+
+/// Whether cargo failed for want of a network (its "Caused by" lines say
+/// so, in curl's words), rather than because of what the lock pins.
+fn unreachable(output: &str) -> bool {
+    const SIGNS: [&str; 7] = [
+        "could not resolve host",
+        "couldn't resolve host",
+        "failed to connect",
+        "connection refused",
+        "timed out",
+        "network is unreachable",
+        "spurious network error",
+    ];
+    let output = output.to_ascii_lowercase();
+    SIGNS.iter().any(|s| output.contains(s))
 }
 
 #[cfg(test)]
@@ -263,6 +300,18 @@ mod tests {
         assert_eq!(one, derived_tag("sha256:1", &[&a]));
         assert_ne!(one, derived_tag("sha256:2", &[&a]));
         assert_ne!(one, derived_tag("sha256:1", &[&b]));
+    }
+
+    #[test]
+    fn a_network_failure_is_told_from_a_bad_lock() {
+        let offline = "error: failed to get `fetchme` as a dependency of package `x`\n\nCaused by:\n  download of fe/tc/fetchme failed\n\nCaused by:\n  [7] Couldn't connect to server (Failed to connect to registry port 9: Connection refused)\n";
+        assert!(unreachable(offline));
+        assert_eq!(
+            error_line(offline),
+            "error: failed to get `fetchme` as a dependency of package `x`"
+        );
+        let bad = "error: failed to select a version for the requirement `fetchme = \"=0.2.0\"`\ncandidate versions found which didn't match: 0.1.0\n";
+        assert!(!unreachable(bad));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::crates;
 use crate::docker::bases::{self, Blocked};
 use crate::docker::build::{self, BuildFailure, BuildLimits};
 use crate::docker::dockerfile::AllowList;
-use crate::docker::fetch::{self, Fetch};
+use crate::docker::fetch::{self, Fetch, Fetched};
 use crate::docker::image_file;
 use crate::result::ContainerVerdict;
 use crate::spec::{CheckKind, CheckSpec};
@@ -173,8 +173,9 @@ async fn crates_present(
             timeout: Duration::from_secs(req.lab.build.timeout_secs),
         };
         let derived = match fetch::derived_builder(docker, ctx, &fetch).await? {
-            Ok(derived) => derived,
-            Err(message) => return Ok(Err(message)),
+            Fetched::Builder(derived) => derived,
+            Fetched::Refused(message) => return Ok(Err(message)),
+            Fetched::Unreachable(message) => return Err(GradeError::Other(message)),
         };
         let mut args = req.build_args.clone();
         for name in names {

@@ -13,7 +13,7 @@ use super::watch::Watch;
 use crate::checks::{self, Outcome, Problem};
 use crate::crates::{self, BUILDER_CRATES};
 use crate::docker::command::{self, Argv, Finished, Invocation, RunError, Step};
-use crate::docker::fetch::{self, Fetch};
+use crate::docker::fetch::{self, Fetch, Fetched};
 use crate::docker::image_file;
 use crate::spec::{CheckKind, CheckSpec, CommandSpec, FileRule, Input, LabSpec, Phase, StepSpec};
 use bollard::Docker;
@@ -222,13 +222,12 @@ impl<'a> Runner<'a> {
             network: self.fetch_network,
             timeout: Duration::from_secs(self.lab.build.timeout_secs),
         };
-        Ok(
-            match fetch::derived_builder(self.docker, &ctx, &fetch).await? {
-                Ok(derived) => derived,
-                // The build said why, when there is one; the judge then runs without.
-                Err(_) => tag,
-            },
-        )
+        match fetch::derived_builder(self.docker, &ctx, &fetch).await? {
+            Fetched::Builder(derived) => Ok(derived),
+            // The build said why, when there is one; the judge then runs without.
+            Fetched::Refused(_) => Ok(tag),
+            Fetched::Unreachable(message) => Err(GradeError::Other(message)),
+        }
     }
 
     async fn run(
