@@ -15,7 +15,7 @@ pub const GRADER_LABEL: &str = "dev.mlops-course.grader=true";
 /// The keys of the grader's own label and of its run label (see the grader's
 /// `docker::labels`), read from objects by [`label_values`].
 const GRADER_LABEL_KEY: &str = "dev.mlops-course.grader";
-const RUN_LABEL_KEY: &str = "dev.mlops-course.grader.run";
+pub const RUN_LABEL_KEY: &str = "dev.mlops-course.grader.run";
 /// The environment variable through which the grader puts the run label on
 /// everything it makes.
 pub const RUN_ENV: &str = "GRADER_RUN_ID";

@@ -17,6 +17,7 @@ mod judge_crates;
 mod judge_images;
 mod labs;
 mod rootfs_tar;
+mod rubric_strength;
 mod step;
 mod test;
 mod workspace;
@@ -81,6 +82,10 @@ enum Command {
     /// Remove the local base images, the judge images and the grader's cache
     /// images.
     CleanImages,
+    /// Measure a lab's rubric against the mutants cargo-mutants makes of its
+    /// reference solution: caught, missed, unviable; reports in
+    /// target/rubric-strength/<lab>/.
+    RubricStrength(rubric_strength::Options),
     /// Benchmarks: serving (wrk) and grading (hyperfine); results in target/bench/.
     Bench {
         #[command(subcommand)]
@@ -100,6 +105,7 @@ fn main() -> ExitCode {
         Command::Test { nextest_args } => test::run(&nextest_args),
         Command::Demo => demo::run(),
         Command::CleanImages => clean::clean_images().map(|_| ExitCode::SUCCESS),
+        Command::RubricStrength(opts) => rubric_strength::run(opts).map(|()| ExitCode::SUCCESS),
         Command::Bench { what } => bench::run(what).map(|()| ExitCode::SUCCESS),
     };
     match result {
