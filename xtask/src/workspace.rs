@@ -131,3 +131,18 @@ pub fn cargo_fetch(lab: Option<&Path>) -> Result<()> {
     println!("    {}", cmd::describe(&command));
     cmd::output(&mut command).map(drop)
 }
+
+/// Every file under `dir`, as a path relative to `base`, into `out`.
+pub fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+    for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry
+            .with_context(|| format!("reading {}", dir.display()))?
+            .path();
+        if path.is_dir() {
+            walk(base, &path, out)?;
+        } else if let Ok(rel) = path.strip_prefix(base) {
+            out.push(rel.to_string_lossy().into_owned());
+        }
+    }
+    Ok(())
+}

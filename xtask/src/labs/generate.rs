@@ -159,7 +159,7 @@ pub fn files(dir: &Path) -> Result<Vec<String>> {
     {
         // A folder outside the repository (the tests' temporary folder): every file.
         let mut found = Vec::new();
-        walk(dir, dir, &mut found)?;
+        crate::workspace::walk(dir, dir, &mut found)?;
         found.sort();
         return Ok(found);
     }
@@ -178,20 +178,6 @@ pub fn files(dir: &Path) -> Result<Vec<String>> {
     files.sort();
     files.dedup();
     Ok(files)
-}
-
-fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
-    for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let path = entry
-            .with_context(|| format!("reading {}", dir.display()))?
-            .path();
-        if path.is_dir() {
-            walk(base, &path, out)?;
-        } else if let Ok(rel) = path.strip_prefix(base) {
-            out.push(rel.to_string_lossy().into_owned());
-        }
-    }
-    Ok(())
 }
 
 /// The starter of `lab`: each file's path relative to the starter, and its contents.

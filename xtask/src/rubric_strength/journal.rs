@@ -100,7 +100,7 @@ pub fn fingerprint(dirs: &[&Path], skip: &[&str]) -> Result<String> {
     let mut hash = Sha256::new();
     for dir in dirs {
         let mut files = Vec::new();
-        walk(dir, dir, &mut files)?;
+        crate::workspace::walk(dir, dir, &mut files)?;
         files.sort();
         for rel in files.iter().filter(|r| !skip.contains(&r.as_str())) {
             let bytes = std::fs::read(dir.join(rel)).with_context(|| format!("reading {rel}"))?;
@@ -111,20 +111,6 @@ pub fn fingerprint(dirs: &[&Path], skip: &[&str]) -> Result<String> {
         hash.update([1]);
     }
     Ok(hex::encode(hash.finalize()))
-}
-
-fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let path = entry
-            .with_context(|| format!("reading {}", dir.display()))?
-            .path();
-        if path.is_dir() {
-            walk(root, &path, out)?;
-        } else if let Ok(rel) = path.strip_prefix(root) {
-            out.push(rel.display().to_string());
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
