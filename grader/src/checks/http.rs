@@ -33,8 +33,9 @@ pub async fn send(env: &Env<'_>, req: &RequestSpec) -> Result<Answer, Problem> {
         .map_err(|e| Problem::Error(format!("bad method: {e}")))?;
     let mut builder = env.http.request(method, &url);
     if let Some(body) = body_of(req, env.rows) {
+        let content_type = req.content_type.as_deref().unwrap_or("application/json");
         builder = builder
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::CONTENT_TYPE, content_type)
             .body(body);
     }
     let response = builder.send().await.map_err(|e| {
@@ -74,7 +75,8 @@ pub async fn send(env: &Env<'_>, req: &RequestSpec) -> Result<Answer, Problem> {
     })
 }
 
-/// The request's body, sent as `application/json`: inline JSON, raw text (for
+/// The request's body, sent as `application/json` unless the request names
+/// another content type: inline JSON, raw text (for
 /// malformed JSON), or the first of the lab's rows.
 pub fn body_of(req: &RequestSpec, rows: Option<&Rows>) -> Option<Vec<u8>> {
     if let Some(json) = &req.json {
@@ -119,6 +121,16 @@ pub fn judge_as(what: &str, expect: &Expect, answer: &Answer) -> Outcome {
     {
         return Err(Problem::Fail(format!(
             "{what}: expected status {status}, got {}{}; body: {}",
+            answer.status,
+            answer.redirect,
+            body_hint()
+        )));
+    }
+    if !expect.status_in.is_empty() && !expect.status_in.contains(&answer.status) {
+        let allowed: Vec<String> = expect.status_in.iter().map(u16::to_string).collect();
+        return Err(Problem::Fail(format!(
+            "{what}: expected status {}, got {}{}; body: {}",
+            allowed.join(" or "),
             answer.status,
             answer.redirect,
             body_hint()
@@ -218,6 +230,23 @@ mod tests {
             Err(Problem::Fail(m)) => m,
             other => panic!("expected a failure, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_status_among_those_allowed() {
+        let e = Expect {
+            status_in: vec![415, 422],
+            ..Default::default()
+        };
+        assert!(judge(&req(), &e, &answer(415, "")).is_ok());
+        assert!(judge(&req(), &e, &answer(422, "")).is_ok());
+        let m = fails(judge(&req(), &e, &answer(200, "{}")));
+        assert!(m.contains("expected status 415 or 422, got 200"), "{m}");
+        let both = Expect {
+            status: Some(415),
+            ..e.clone()
+        };
+        assert!(both.validate().is_err());
     }
 
     #[test]

@@ -16,6 +16,9 @@ pub struct RequestSpec {
     /// This many of the lab's rows (`[rows]`), from the first, as
     /// `{"<list>": [...]}`.
     pub rows: Option<usize>,
+    /// The body's `Content-Type`, instead of `application/json` (JSON
+    /// labelled as something else, which the service must refuse).
+    pub content_type: Option<String>,
 }
 
 fn default_method() -> String {
@@ -31,6 +34,7 @@ impl RequestSpec {
             json: None,
             raw: None,
             rows: None,
+            content_type: None,
         }
     }
 
@@ -92,6 +96,9 @@ pub struct Case {
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     pub status: Option<u16>,
+    /// The status is one of these (where the contract allows a choice).
+    #[serde(default)]
+    pub status_in: Vec<u16>,
     /// The body is JSON equal to this value.
     pub json: Option<serde_json::Value>,
     /// The body is JSON (any value).
@@ -109,8 +116,9 @@ pub struct Expect {
 }
 
 impl Expect {
-    pub(super) fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         if self.status.is_none()
+            && self.status_in.is_empty()
             && self.json.is_none()
             && !self.json_body
             && self.keys.is_empty()
@@ -118,7 +126,8 @@ impl Expect {
             && self.at.is_empty()
         {
             return Err(
-                "expect: give at least one of status, json, json_body, keys, mentions, at".into(),
+                "expect: give at least one of status, status_in, json, json_body, keys, mentions, at"
+                    .into(),
             );
         }
         if let Some(bad) = self.at.keys().find(|p| !p.starts_with('/')) {
@@ -126,8 +135,14 @@ impl Expect {
                 "expect.at: \"{bad}\" is not a JSON pointer (starts with '/')"
             ));
         }
-        if let Some(s) = self.status
-            && !(100..=599).contains(&s)
+        if self.status.is_some() && !self.status_in.is_empty() {
+            return Err("expect: give status or status_in, not both".into());
+        }
+        if let Some(s) = self
+            .status
+            .iter()
+            .chain(&self.status_in)
+            .find(|s| !(100..=599).contains(*s))
         {
             return Err(format!("expect.status {s} is not an HTTP status"));
         }
