@@ -14,7 +14,7 @@ use support::{Image, engine, grade, log_lines, lost, quick_checks, quick_lab, su
 const SLACK: Duration = Duration::from_secs(45);
 
 /// The checks that send a request to `/predict`.
-const PREDICT_CHECKS: [&str; 10] = [
+const PREDICT_CHECKS: [&str; 11] = [
     "predict.contract",
     "predict.batch",
     "predict.quality",
@@ -24,6 +24,7 @@ const PREDICT_CHECKS: [&str; 10] = [
     "validation.out-of-range",
     "validation.batch-size",
     "validation.malformed-json",
+    "validation.content-type",
     "validation.body-limit",
 ];
 
@@ -164,7 +165,7 @@ async fn accepting_and_never_answering_is_never_ready() {
 
 #[tokio::test]
 async fn a_trickling_answer_times_out_each_check_it_holds_up() {
-    // Ten checks wait on /predict, each for its own 2 s deadline.
+    // Eleven checks wait on /predict, each for its own 2 s deadline.
     let Some(report) = grade_mode("slowloris", quick_checks(2), Duration::from_secs(30)).await
     else {
         return;
