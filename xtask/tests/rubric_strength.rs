@@ -112,7 +112,8 @@ fn the_tiny_labs_mutants_are_caught_missed_and_unviable_and_a_second_run_resumes
     );
     assert!(md.contains("-    eprintln!(\"tiny 0.1.0\");"), "{md}");
 
-    // Nothing the grades built is left.
+    // Nothing the run's grades built is left (an image of the tiny lab that
+    // another grade made, outside any rubric-strength run, is not ours).
     let images = Command::new("docker")
         .args([
             "images",
@@ -122,7 +123,21 @@ fn the_tiny_labs_mutants_are_caught_missed_and_unviable_and_a_second_run_resumes
         ])
         .output()
         .expect("docker images");
-    assert_eq!(String::from_utf8_lossy(&images.stdout).trim(), "");
+    let ours: Vec<String> = String::from_utf8_lossy(&images.stdout)
+        .split_whitespace()
+        .filter(|id| {
+            let run = Command::new("docker")
+                .args(["image", "inspect", "-f"])
+                .arg("{{index .Config.Labels \"dev.mlops-course.grader.run\"}}")
+                .arg(id)
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            run.starts_with("rubric-strength-tiny-")
+        })
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(ours, Vec::<String>::new(), "images left behind");
 
     // A second run finds every mutant in the journal and grades nothing.
     xtask(out.path())
