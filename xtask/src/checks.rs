@@ -11,7 +11,7 @@ use pulldown_cmark::{Event, LinkType, Options, Parser, Tag, TagEnd};
 use regex::Regex;
 
 use crate::step::step;
-use crate::{cmd, workspace};
+use crate::{book_diagrams, cmd, workspace};
 
 /// `cargo fmt --check` and `cargo clippy -D warnings` over the workspace, then
 /// over each lab's starter, which lives outside the workspace (a student's
@@ -90,6 +90,12 @@ pub fn book() -> Result<()> {
             Ok(())
         })?;
     }
+    step("book diagrams in headless Chromium", || {
+        let build = workspace::root().join("book").join("build");
+        let checked = book_diagrams::check(&build)?;
+        eprintln!("    {checked} diagrams drawn, none too small or broken");
+        Ok(())
+    })?;
     step("book links", || {
         let root = workspace::root();
         let problems = link_problems(&root.join("book").join("src"), &root)?;

@@ -6,6 +6,7 @@
 mod apt;
 mod base_images;
 mod bench;
+mod book_diagrams;
 mod checks;
 mod clean;
 mod cmd;
@@ -71,12 +72,17 @@ enum Command {
         check: bool,
     },
     /// The project's one test command: fmt and clippy, labs --check, fixtures, base images,
-    /// judge images, nextest, clean-up, then the book (mdbook build and test).
+    /// judge images, nextest, clean-up, then the book (mdbook build and test,
+    /// its diagrams drawn in headless Chromium, its links).
     Test {
         /// Extra arguments for `cargo nextest run` (after `--`).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         nextest_args: Vec<String>,
     },
+    /// The book alone: mdbook build and test, every diagram drawn in headless
+    /// Chromium at 1280 px (rendered, text at least 11.5 px, nothing wider
+    /// than its box), and the links.
+    Book,
     /// Base images, then grade the week08 reference solution with the grader.
     Demo,
     /// Remove the local base images, the judge images and the grader's cache
@@ -103,6 +109,7 @@ fn main() -> ExitCode {
         Command::Fixtures => fixtures::run().map(|_| ExitCode::SUCCESS),
         Command::Labs { check } => labs::run(check),
         Command::Test { nextest_args } => test::run(&nextest_args),
+        Command::Book => checks::book().map(|()| ExitCode::SUCCESS),
         Command::Demo => demo::run(),
         Command::CleanImages => clean::clean_images().map(|_| ExitCode::SUCCESS),
         Command::RubricStrength(opts) => rubric_strength::run(opts).map(|()| ExitCode::SUCCESS),
