@@ -14,6 +14,7 @@ use serde::Deserialize;
 use tracing::{debug, info, instrument, warn};
 
 // ANCHOR: config
+// ANCHOR: config_struct
 /// The training tool's configuration, as read from a TOML file.
 ///
 /// `deny_unknown_fields` turns a misspelt key (`max_dept`) into an error
@@ -26,7 +27,9 @@ pub struct Config {
     #[serde(default)]
     pub output: OutputConfig,
 }
+// ANCHOR_END: config_struct
 
+// ANCHOR: config_sections
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
@@ -62,6 +65,7 @@ impl Default for OutputConfig {
 fn default_test_fraction() -> f64 {
     0.2
 }
+// ANCHOR_END: config_sections
 // ANCHOR_END: config
 
 // ANCHOR: config_error
@@ -89,6 +93,7 @@ pub enum ConfigError {
 // ANCHOR_END: config_error
 
 // ANCHOR: config_load
+// ANCHOR: config_load_parse
 impl Config {
     /// Reads, parses and validates the configuration file at `path`.
     #[instrument(skip_all, fields(path = %path.display()))]
@@ -119,7 +124,9 @@ impl Config {
         );
         Ok(config)
     }
+    // ANCHOR_END: config_load_parse
 
+    // ANCHOR: config_load_validate
     /// Checks what types alone cannot say. Runs once, at start-up, so that a
     /// bad value stops the program before any work is done.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -145,6 +152,7 @@ impl Config {
         Ok(())
     }
 }
+// ANCHOR_END: config_load_validate
 // ANCHOR_END: config_load
 
 // ANCHOR: config_env
@@ -181,6 +189,7 @@ impl Config {
 // ANCHOR_END: config_env
 
 // ANCHOR: csv
+// ANCHOR: csv_errors
 /// The eleven feature columns, in the order the model expects them.
 pub const FEATURE_COLUMNS: [&str; 11] = [
     "fixed_acidity",
@@ -219,7 +228,9 @@ pub enum DataError {
     #[error("the file has a header but no rows")]
     NoRows,
 }
+// ANCHOR_END: csv_errors
 
+// ANCHOR: csv_header
 /// Parses a CSV file of wines: a header naming [`FEATURE_COLUMNS`] in order,
 /// then one row of eleven numbers per wine. Blank lines are skipped.
 #[instrument(skip_all, fields(bytes = text.len()))]
@@ -233,6 +244,8 @@ pub fn parse_features_csv(text: &str) -> Result<Vec<[f64; 11]>, DataError> {
             found: header.trim().to_owned(),
         });
     }
+    // ANCHOR_END: csv_header
+    // ANCHOR: csv_rows
     let mut rows = Vec::new();
     for (line, content) in lines.filter(|(_, content)| !content.trim().is_empty()) {
         let values: Vec<&str> = content.split(',').map(str::trim).collect();
@@ -264,9 +277,11 @@ pub fn parse_features_csv(text: &str) -> Result<Vec<[f64; 11]>, DataError> {
     debug!(rows = rows.len(), "parsed CSV");
     Ok(rows)
 }
+// ANCHOR_END: csv_rows
 // ANCHOR_END: csv
 
 // ANCHOR: app_error
+// ANCHOR: app_error_type
 /// Every way the program can fail, in one type. `main` turns it into a
 /// message and an exit code, and nothing else in the program exits.
 #[derive(Debug, thiserror::Error)]
@@ -297,7 +312,9 @@ impl AppError {
         }
     }
 }
+// ANCHOR_END: app_error_type
 
+// ANCHOR: app_error_report
 /// The whole chain of causes, one per line: the top-level error first, then
 /// each `source()` under it.
 pub fn report(err: &AppError) -> String {
@@ -323,6 +340,7 @@ pub fn finish(result: Result<(), AppError>, stderr: &mut impl Write) -> u8 {
         }
     }
 }
+// ANCHOR_END: app_error_report
 // ANCHOR_END: app_error
 
 // ANCHOR: logging

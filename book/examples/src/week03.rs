@@ -11,6 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 // ANCHOR: state
+// ANCHOR: state_types
 /// One model deployment, as a GitOps tool sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,7 +35,9 @@ struct StateFile {
 /// A whole state, keyed by deployment name. A `BTreeMap` iterates in name
 /// order, which is what makes every plan come out in the same order.
 pub type State = BTreeMap<String, Deployment>;
+// ANCHOR_END: state_types
 
+// ANCHOR: state_parse
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StateError {
     #[error("not a valid state file: {0}")]
@@ -62,7 +65,9 @@ pub fn parse_state(text: &str) -> Result<State, StateError> {
     }
     Ok(state)
 }
+// ANCHOR_END: state_parse
 
+// ANCHOR: state_check
 fn check_deployment(d: &Deployment) -> Result<(), StateError> {
     let invalid = |field, reason: &str| StateError::Invalid {
         name: d.name.clone(),
@@ -103,9 +108,11 @@ fn check_deployment(d: &Deployment) -> Result<(), StateError> {
     }
     Ok(())
 }
+// ANCHOR_END: state_check
 // ANCHOR_END: state
 
 // ANCHOR: plan
+// ANCHOR: plan_types
 /// One field that differs between live and desired.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldChange {
@@ -130,7 +137,9 @@ pub enum Action {
 pub struct Plan {
     pub actions: Vec<Action>,
 }
+// ANCHOR_END: plan_types
 
+// ANCHOR: plan_fn
 /// Compares desired and live state. A pure function: the same two states
 /// always give the same plan, which is what lets us snapshot-test it.
 pub fn plan(desired: &State, live: &State) -> Plan {
@@ -152,7 +161,9 @@ pub fn plan(desired: &State, live: &State) -> Plan {
         .collect();
     Plan { actions }
 }
+// ANCHOR_END: plan_fn
 
+// ANCHOR: plan_diff
 fn diff_fields(live: &Deployment, desired: &Deployment) -> Vec<FieldChange> {
     let fields = [
         ("image", live.image.clone(), desired.image.clone()),
@@ -177,6 +188,7 @@ fn diff_fields(live: &Deployment, desired: &Deployment) -> Vec<FieldChange> {
         })
         .collect()
 }
+// ANCHOR_END: plan_diff
 // ANCHOR_END: plan
 
 // ANCHOR: display
@@ -236,6 +248,7 @@ pub fn apply(live: &mut State, plan: &Plan) {
 // ANCHOR_END: apply
 
 // ANCHOR: commit
+// ANCHOR: commit_types
 /// The commit types this project accepts (those of the Angular convention,
 /// which commitlint's conventional preset also uses).
 pub const COMMIT_TYPES: [&str; 11] = [
@@ -272,7 +285,9 @@ pub enum CommitError {
     #[error("leave one blank line between the header and the body")]
     NoBlankLine,
 }
+// ANCHOR_END: commit_types
 
+// ANCHOR: commit_message
 /// Checks a commit message against the Conventional Commits rules.
 pub fn check_commit(message: &str) -> Result<Commit<'_>, CommitError> {
     let mut lines = message.lines();
@@ -285,7 +300,9 @@ pub fn check_commit(message: &str) -> Result<Commit<'_>, CommitError> {
     if lines.next().is_some_and(|second| !second.trim().is_empty()) {
         return Err(CommitError::NoBlankLine);
     }
+    // ANCHOR_END: commit_message
 
+    // ANCHOR: commit_header
     let (prefix, description) = header.split_once(": ").ok_or(CommitError::Shape)?;
     let (prefix, bang) = match prefix.strip_suffix('!') {
         Some(rest) => (rest, true),
@@ -318,9 +335,11 @@ pub fn check_commit(message: &str) -> Result<Commit<'_>, CommitError> {
         description,
     })
 }
+// ANCHOR_END: commit_header
 // ANCHOR_END: commit
 
 // ANCHOR: version
+// ANCHOR: version_type
 /// A release version `major.minor.patch`, as in `Cargo.toml`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Version {
@@ -356,7 +375,9 @@ impl fmt::Display for Version {
         write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
     }
 }
+// ANCHOR_END: version_type
 
+// ANCHOR: version_next
 /// The next release after `current`, given the commits since it: a breaking
 /// change bumps major (minor while the major is 0), a `feat` bumps minor, a
 /// `fix` or `perf` bumps patch; anything else needs no release.
@@ -391,7 +412,9 @@ pub fn next_version(current: Version, commits: &[Commit<'_>]) -> Option<Version>
         None
     }
 }
+// ANCHOR_END: version_next
 
+// ANCHOR: version_tag
 /// Checks that a release tag names the version in `Cargo.toml`: `v` + version.
 pub fn check_tag(tag: &str, cargo_version: &str) -> Result<(), String> {
     let version: Version = cargo_version.parse()?;
@@ -404,6 +427,7 @@ pub fn check_tag(tag: &str, cargo_version: &str) -> Result<(), String> {
         ))
     }
 }
+// ANCHOR_END: version_tag
 // ANCHOR_END: version
 
 #[cfg(test)]

@@ -80,6 +80,7 @@ pub enum ArtifactError {
 // ANCHOR_END: artifact_error
 
 // ANCHOR: pinning
+// ANCHOR: pinning_read
 /// Reads at most `limit` bytes from `reader` and returns them only if their
 /// SHA-256 equals `expected`.
 ///
@@ -108,6 +109,8 @@ pub fn read_pinned(
             limit,
         });
     }
+    // ANCHOR_END: pinning_read
+    // ANCHOR: pinning_check
     let actual = Sha256Digest::of(&bytes);
     // Constant time: the comparison takes as long whatever byte differs. The
     // pin is not secret, so this is defence in depth here, but it is the
@@ -132,9 +135,11 @@ pub fn load_pinned(path: &Path, expected: &Sha256Digest) -> Result<Vec<u8>, Arti
     })?;
     read_pinned(file, &origin, expected, MAX_ARTIFACT_BYTES)
 }
+// ANCHOR_END: pinning_check
 // ANCHOR_END: pinning
 
 // ANCHOR: request_types
+// ANCHOR: request_types_wine
 /// Largest request body accepted, 1 MiB. Checked before parsing.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Most wines one request may carry.
@@ -163,7 +168,9 @@ pub struct Wine {
 struct PredictRequest {
     inputs: Vec<Wine>,
 }
+// ANCHOR_END: request_types_wine
 
+// ANCHOR: request_types_bounds
 /// Physically possible bounds of each feature: they refuse values that
 /// cannot describe a wine, not unusual wines.
 const BOUNDS: [(&str, f64, f64); 11] = [
@@ -197,6 +204,7 @@ impl Wine {
         ]
     }
 }
+// ANCHOR_END: request_types_bounds
 // ANCHOR_END: request_types
 
 // ANCHOR: rejection
@@ -232,6 +240,7 @@ impl Rejection {
 // ANCHOR_END: rejection
 
 // ANCHOR: validate
+// ANCHOR: validate_parse
 /// Turns an untrusted request body into wines the model may see.
 pub fn validate_body(body: &[u8]) -> Result<Vec<Wine>, Rejection> {
     // 1. Size first: nothing below runs on an oversized body. (A server must
@@ -264,7 +273,9 @@ pub fn validate_body(body: &[u8]) -> Result<Vec<Wine>, Rejection> {
         field: None,
         message: err.to_string(),
     })?;
+    // ANCHOR_END: validate_parse
 
+    // ANCHOR: validate_rules
     // 3. Rules the types cannot express.
     let n = request.inputs.len();
     if !(1..=MAX_BATCH).contains(&n) {
@@ -285,6 +296,7 @@ pub fn validate_body(body: &[u8]) -> Result<Vec<Wine>, Rejection> {
     }
     Ok(request.inputs)
 }
+// ANCHOR_END: validate_rules
 // ANCHOR_END: validate
 
 #[cfg(test)]
@@ -300,6 +312,7 @@ mod tests {
     }
 
     // ANCHOR: pinning_tests
+    // ANCHOR: pinning_tests_match
     #[test]
     fn the_pinned_artifact_loads() {
         let pin = pin_of(MODEL);
@@ -323,7 +336,9 @@ mod tests {
         );
         assert!(message.ends_with("refusing to load it"), "{message}");
     }
+    // ANCHOR_END: pinning_tests_match
 
+    // ANCHOR: pinning_tests_size
     #[test]
     fn a_truncated_or_oversized_artifact_is_refused() {
         let pin = pin_of(MODEL);
@@ -341,6 +356,7 @@ mod tests {
         let exact = MODEL.len() as u64;
         assert!(read_pinned(Cursor::new(MODEL), "model.json", &pin, exact).is_ok());
     }
+    // ANCHOR_END: pinning_tests_size
     // ANCHOR_END: pinning_tests
 
     #[test]
@@ -421,6 +437,7 @@ mod tests {
     }
 
     // ANCHOR: hostile_tests
+    // ANCHOR: hostile_values
     #[test]
     fn hostile_values_are_refused_with_the_field_named() {
         let cases = [
@@ -440,7 +457,9 @@ mod tests {
             assert_eq!(got.as_deref(), Some(field), "{message}");
         }
     }
+    // ANCHOR_END: hostile_values
 
+    // ANCHOR: hostile_shapes
     #[test]
     fn hostile_shapes_are_refused() {
         let extra = WINE.replace("{\"fixed", "{\"is_admin\":true,\"fixed");
@@ -467,7 +486,9 @@ mod tests {
             assert!(message.contains(needle), "{needle:?} not in {message:?}");
         }
     }
+    // ANCHOR_END: hostile_shapes
 
+    // ANCHOR: hostile_resources
     #[test]
     fn huge_and_deep_bodies_are_refused_without_crashing() {
         let batch = vec![WINE; MAX_BATCH + 1].join(",");
@@ -493,5 +514,6 @@ mod tests {
         // Not even UTF-8.
         assert_eq!(refusal(&[0xff, 0xfe, 0x00]).0, 422);
     }
+    // ANCHOR_END: hostile_resources
     // ANCHOR_END: hostile_tests
 }

@@ -118,6 +118,7 @@ fn dotdrop_environment() -> Result<minijinja::Environment<'static>, minijinja::E
 // ANCHOR_END: environment
 
 // ANCHOR: render
+// ANCHOR: render_variables
 /// Renders every dotfile of `profile`, reading templates from `dotpath`.
 ///
 /// The variables a template sees are the global ones, overridden by the
@@ -141,7 +142,9 @@ pub fn render_profile(
     } else {
         entry.dotfiles.iter().collect()
     };
+    // ANCHOR_END: render_variables
 
+    // ANCHOR: render_templates
     let env = dotdrop_environment().map_err(|source| DotfilesError::Render {
         key: "(environment)".to_owned(),
         source,
@@ -173,7 +176,9 @@ pub fn render_profile(
         })
         .collect()
 }
+// ANCHOR_END: render_templates
 
+// ANCHOR: render_destination
 /// `~/.config/git/config` becomes `.config/git/config`. Anything that could
 /// leave the home folder (an absolute path, `..`) is refused.
 fn relative_destination(dst: &str) -> Result<PathBuf, DotfilesError> {
@@ -189,9 +194,11 @@ fn relative_destination(dst: &str) -> Result<PathBuf, DotfilesError> {
     }
     Ok(path)
 }
+// ANCHOR_END: render_destination
 // ANCHOR_END: render
 
 // ANCHOR: install
+// ANCHOR: install_files
 /// What [`install`] did to one dotfile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -228,7 +235,9 @@ pub fn install(
         })
         .collect()
 }
+// ANCHOR_END: install_files
 
+// ANCHOR: install_write
 /// Writes to a temporary file beside `path`, then renames it over `path`: a
 /// reader sees the old file or the new one, never half of one.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -255,6 +264,7 @@ pub fn compare(rendered: &[Rendered], home: &Path) -> Vec<String> {
         .map(|file| file.key.clone())
         .collect()
 }
+// ANCHOR_END: install_write
 // ANCHOR_END: install
 
 #[cfg(test)]

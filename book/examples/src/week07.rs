@@ -94,6 +94,7 @@ pub fn is_pinned(uses: &str) -> bool {
 // ANCHOR_END: pinned
 
 // ANCHOR: check
+// ANCHOR: check_jobs
 /// Parses a workflow and returns every finding, sorted; empty means it
 /// passes the policy.
 pub fn check_workflow(yaml: &str) -> Result<Vec<Finding>, serde_yaml_ng::Error> {
@@ -122,7 +123,9 @@ pub fn check_workflow(yaml: &str) -> Result<Vec<Finding>, serde_yaml_ng::Error> 
     findings.sort();
     Ok(findings)
 }
+// ANCHOR_END: check_jobs
 
+// ANCHOR: check_permissions
 /// `write-all` is over-broad anywhere. At the workflow level, any write scope
 /// is: it reaches every job, though usually only one job needs it.
 fn over_broad(permissions: &Permissions, place: &str, top_level: bool) -> Vec<Finding> {
@@ -149,6 +152,7 @@ fn over_broad(permissions: &Permissions, place: &str, top_level: bool) -> Vec<Fi
         Permissions::Scopes(_) => Vec::new(),
     }
 }
+// ANCHOR_END: check_permissions
 // ANCHOR_END: check
 
 #[cfg(test)]
