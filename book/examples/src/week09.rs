@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 // ANCHOR: types
+// ANCHOR: types_object
 /// The four kinds of object the service needs. `kind` selects the variant,
 /// as it does for the Kubernetes API server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,7 +29,9 @@ pub struct Deployment {
     pub metadata: ObjectMeta,
     pub spec: DeploymentSpec,
 }
+// ANCHOR_END: types_object
 
+// ANCHOR: types_container
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Container {
@@ -49,7 +52,9 @@ pub struct Container {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_context: Option<SecurityContext>,
 }
+// ANCHOR_END: types_container
 
+// ANCHOR: types_probe
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Probe {
@@ -68,7 +73,9 @@ pub struct HttpGetAction {
     pub path: String,
     pub port: IntOrString,
 }
+// ANCHOR_END: types_probe
 
+// ANCHOR: types_resources
 /// Quantities stay strings ("250m", "256Mi"), as in the API.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -98,6 +105,7 @@ pub struct Capabilities {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drop: Vec<String>,
 }
+// ANCHOR_END: types_resources
 // ANCHOR_END: types
 
 /// A port given by number or by the name of a container port.
@@ -472,6 +480,7 @@ pub fn parse_yaml(text: &str) -> Result<Vec<Object>, serde_yaml_ng::Error> {
 // ANCHOR_END: build
 
 // ANCHOR: policy
+// ANCHOR: policy_enum_container
 /// A rule the manifests break. The schema cannot express these: each is
 /// valid Kubernetes, and each is a way to lose requests or weaken isolation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -505,6 +514,8 @@ pub enum Violation {
     CapabilitiesNotDropped {
         container: String,
     },
+    // ANCHOR_END: policy_enum_container
+    // ANCHOR: policy_enum_cross
     SelectorMatchesNoPods {
         service: String,
     },
@@ -527,7 +538,9 @@ fn image_is_pinned(image: &str) -> bool {
     let last_part = image.rsplit('/').next().unwrap_or(image);
     matches!(last_part.rsplit_once(':'), Some((_, tag)) if !tag.is_empty() && tag != "latest")
 }
+// ANCHOR_END: policy_enum_cross
 
+// ANCHOR: policy_container_resources
 fn check_container(pod: &PodSpec, c: &Container, out: &mut Vec<Violation>) {
     let container = || c.name.clone();
     if c.readiness_probe.is_none() {
@@ -560,6 +573,8 @@ fn check_container(pod: &PodSpec, c: &Container, out: &mut Vec<Violation>) {
             image: c.image.clone(),
         });
     }
+    // ANCHOR_END: policy_container_resources
+    // ANCHOR: policy_container_security
     let sc = c.security_context.clone().unwrap_or_default();
     // The container's setting wins; the pod's applies when the container has none.
     let non_root = sc.run_as_non_root.or_else(|| {
@@ -591,7 +606,9 @@ fn check_container(pod: &PodSpec, c: &Container, out: &mut Vec<Violation>) {
         });
     }
 }
+// ANCHOR_END: policy_container_security
 
+// ANCHOR: policy_check
 /// Checks every object, and the references between them.
 pub fn check_policy(objects: &[Object]) -> Vec<Violation> {
     let mut out = Vec::new();
@@ -625,6 +642,8 @@ pub fn check_policy(objects: &[Object]) -> Vec<Violation> {
             }
         }
     }
+    // ANCHOR_END: policy_check
+    // ANCHOR: policy_check_cross
     for object in objects {
         match object {
             Object::Service(s) => {
@@ -661,6 +680,7 @@ pub fn check_policy(objects: &[Object]) -> Vec<Violation> {
     }
     out
 }
+// ANCHOR_END: policy_check_cross
 // ANCHOR_END: policy
 
 impl fmt::Display for Violation {
@@ -715,6 +735,7 @@ impl fmt::Display for Violation {
 }
 
 // ANCHOR: lifecycle
+// ANCHOR: lifecycle_health
 /// What `GET /health` answers, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
@@ -734,7 +755,9 @@ impl Health {
         }
     }
 }
+// ANCHOR_END: lifecycle_health
 
+// ANCHOR: lifecycle_state
 /// The state a model server shares between its loader, its request handlers
 /// and its shutdown path.
 #[derive(Debug)]
@@ -765,7 +788,9 @@ impl<M> Default for ServerState<M> {
         }
     }
 }
+// ANCHOR_END: lifecycle_state
 
+// ANCHOR: lifecycle_requests
 impl<M> ServerState<M> {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // The counters stay consistent even if a holder panicked.
@@ -798,7 +823,9 @@ impl<M> ServerState<M> {
         self.lock().in_flight += 1;
         InFlight { state: self }
     }
+    // ANCHOR_END: lifecycle_requests
 
+    // ANCHOR: lifecycle_shutdown
     /// The first step on SIGTERM: fail readiness, keep serving.
     pub fn start_draining(&self) {
         self.lock().draining = true;
@@ -833,6 +860,7 @@ impl<M> Drop for InFlight<'_, M> {
         }
     }
 }
+// ANCHOR_END: lifecycle_shutdown
 // ANCHOR_END: lifecycle
 
 #[cfg(test)]
@@ -868,6 +896,7 @@ mod tests {
     }
 
     // ANCHOR: policy_tests
+    // ANCHOR: policy_tests_probes
     #[test]
     fn the_generated_bundle_passes_the_policy() {
         assert_eq!(check_policy(&wine_service_manifests(&config())), vec![]);
@@ -890,6 +919,8 @@ mod tests {
                     container: container(),
                 },
             ),
+            // ANCHOR_END: policy_tests_probes
+            // ANCHOR: policy_tests_resources
             (
                 |o| {
                     let r = container_mut(o).resources.as_mut().expect("resources");
@@ -916,6 +947,8 @@ mod tests {
                     image: "ghcr.io/example/wine-service:latest".to_owned(),
                 },
             ),
+            // ANCHOR_END: policy_tests_resources
+            // ANCHOR: policy_tests_security
             (
                 |o| {
                     container_mut(o)
@@ -940,6 +973,8 @@ mod tests {
                     container: container(),
                 },
             ),
+            // ANCHOR_END: policy_tests_security
+            // ANCHOR: policy_tests_references
             (
                 |o| {
                     if let Object::Service(s) = &mut o[2] {
@@ -968,6 +1003,7 @@ mod tests {
             assert_eq!(check_policy(&objects), vec![expected]);
         }
     }
+    // ANCHOR_END: policy_tests_references
     // ANCHOR_END: policy_tests
 
     #[test]
@@ -1021,6 +1057,7 @@ mod tests {
     }
 
     // ANCHOR: lifecycle_tests
+    // ANCHOR: lifecycle_tests_ready
     #[test]
     fn readiness_flips_only_after_the_model_is_loaded() {
         let state = Arc::new(ServerState::<DecisionTree<f64, usize>>::default());
@@ -1043,7 +1080,9 @@ mod tests {
         assert_eq!(state.health().status_code(), 200);
         assert!(state.model().is_some());
     }
+    // ANCHOR_END: lifecycle_tests_ready
 
+    // ANCHOR: lifecycle_tests_drain
     #[test]
     fn draining_fails_readiness_and_waits_for_in_flight_requests() {
         let state = Arc::new(ServerState::<()>::default());
@@ -1067,6 +1106,7 @@ mod tests {
         assert!(begun.elapsed() >= Duration::from_millis(100));
         request.join().expect("request thread");
     }
+    // ANCHOR_END: lifecycle_tests_drain
     // ANCHOR_END: lifecycle_tests
 
     #[test]

@@ -53,6 +53,7 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> PipelineError + '_ {
 }
 
 // ANCHOR: lock
+// ANCHOR: lock_types
 /// SHA-256 of a file's bytes, as lowercase hex. `None` when it does not exist.
 pub fn sha256_file(path: &Path) -> Result<Option<String>, PipelineError> {
     match fs::File::open(path) {
@@ -86,7 +87,9 @@ pub struct StageLock {
 pub struct Lock {
     pub stages: BTreeMap<String, StageLock>,
 }
+// ANCHOR_END: lock_types
 
+// ANCHOR: lock_io
 impl Lock {
     /// Reads a lock file; a missing file is an empty lock (nothing ran yet).
     pub fn load(path: &Path) -> Result<Self, PipelineError> {
@@ -108,9 +111,11 @@ pub fn param<'a>(params: &'a Value, key: &str) -> Result<&'a Value, PipelineErro
         .try_fold(params, |node, part| node.get(part))
         .ok_or_else(|| PipelineError::MissingParam(key.to_owned()))
 }
+// ANCHOR_END: lock_io
 // ANCHOR_END: lock
 
 // ANCHOR: stage
+// ANCHOR: stage_types
 /// The code a stage runs: given the workspace root and the params tree.
 pub type StageFn = Box<dyn Fn(&Path, &Value) -> StageResult>;
 
@@ -144,7 +149,9 @@ pub enum Outcome {
 pub struct Pipeline {
     stages: Vec<Stage>,
 }
+// ANCHOR_END: stage_types
 
+// ANCHOR: stage_new
 impl Pipeline {
     /// Accepts stages in an order where every stage comes after the stages
     /// that produce its deps (a topological order of the DAG).
@@ -179,7 +186,9 @@ impl Pipeline {
             .map(|p| Ok((p.clone(), sha256_file(&root.join(p))?)))
             .collect()
     }
+    // ANCHOR_END: stage_new
 
+    // ANCHOR: stage_stale
     /// Compares one stage with its lock entry, in the order DVC reports.
     fn stale(
         stage: &Stage,
@@ -216,7 +225,9 @@ impl Pipeline {
         }
         Ok(None)
     }
+    // ANCHOR_END: stage_stale
 
+    // ANCHOR: stage_status
     /// Like `dvc status`: which stages are stale, without running anything.
     pub fn status(
         &self,
@@ -250,6 +261,8 @@ impl Pipeline {
                 report.push((stage.name.clone(), Outcome::Skipped));
                 continue;
             };
+            // ANCHOR_END: stage_status
+            // ANCHOR: stage_record
             // A declared param that is missing fails before the stage runs.
             let used = stage
                 .params
@@ -284,9 +297,11 @@ impl Pipeline {
         Ok(report)
     }
 }
+// ANCHOR_END: stage_record
 // ANCHOR_END: stage
 
 // ANCHOR: wine_stages
+// ANCHOR: wine_stages_data
 pub const RAW: &str = "data/wine.csv";
 pub const TRAIN: &str = "data/train.csv";
 pub const TEST: &str = "data/test.csv";
@@ -322,7 +337,9 @@ fn write_lines(path: &Path, rows: impl Iterator<Item = String>) -> io::Result<()
     }
     fs::write(path, text)
 }
+// ANCHOR_END: wine_stages_data
 
+// ANCHOR: wine_stages_read
 /// Data lines of a CSV file: no header, no blank lines, no `#` comments.
 fn data_lines(text: &str) -> impl Iterator<Item = &str> {
     text.lines()
@@ -353,7 +370,9 @@ fn as_u64(params: &Value, key: &str) -> Result<u64, PipelineError> {
         .as_u64()
         .ok_or_else(|| PipelineError::MissingParam(format!("{key} (an unsigned integer)")))
 }
+// ANCHOR_END: wine_stages_read
 
+// ANCHOR: wine_stages_fit
 /// prepare: a seeded shuffle, then a train/test split.
 fn prepare(root: &Path, params: &Value) -> StageResult {
     let text = fs::read_to_string(root.join(RAW))?;
@@ -377,7 +396,9 @@ fn train(root: &Path, params: &Value) -> StageResult {
     fs::write(root.join(MODEL), serde_json::to_vec(&tree)?)?;
     Ok(())
 }
+// ANCHOR_END: wine_stages_fit
 
+// ANCHOR: wine_stages_evaluate
 /// The model as production loads it: from the artifact the pipeline wrote.
 pub fn load_model(
     root: &Path,
@@ -398,7 +419,9 @@ fn evaluate(root: &Path, _params: &Value) -> StageResult {
     fs::write(root.join(METRICS), serde_json::to_vec_pretty(&metrics)?)?;
     Ok(())
 }
+// ANCHOR_END: wine_stages_evaluate
 
+// ANCHOR: wine_stages_pipeline
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -432,6 +455,7 @@ pub fn wine_pipeline() -> Result<Pipeline, PipelineError> {
         },
     ])
 }
+// ANCHOR_END: wine_stages_pipeline
 // ANCHOR_END: wine_stages
 
 #[cfg(test)]
@@ -459,6 +483,7 @@ mod tests {
     }
 
     // ANCHOR: tests
+    // ANCHOR: tests_rerun
     #[test]
     fn first_run_runs_everything_and_second_run_skips_everything() {
         let dir = workspace();
@@ -480,7 +505,9 @@ mod tests {
         let second = pipeline.repro(dir.path(), &p, &mut reloaded).expect("runs");
         assert!(second.iter().all(|(_, o)| *o == Outcome::Skipped));
     }
+    // ANCHOR_END: tests_rerun
 
+    // ANCHOR: tests_param
     #[test]
     fn a_changed_param_reruns_its_stage_and_everything_downstream() {
         let dir = workspace();
@@ -505,7 +532,9 @@ mod tests {
             ]
         );
     }
+    // ANCHOR_END: tests_param
 
+    // ANCHOR: tests_cascade
     #[test]
     fn identical_outputs_stop_the_cascade() {
         let dir = workspace();
@@ -528,7 +557,9 @@ mod tests {
             ]
         );
     }
+    // ANCHOR_END: tests_cascade
 
+    // ANCHOR: tests_tamper
     #[test]
     fn a_tampered_output_is_detected_and_rebuilt() {
         let dir = workspace();
@@ -553,6 +584,7 @@ mod tests {
                 .all(|(_, s)| s.is_none())
         );
     }
+    // ANCHOR_END: tests_tamper
     // ANCHOR_END: tests
 
     #[test]

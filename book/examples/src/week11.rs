@@ -25,6 +25,7 @@ pub const FEATURES: [&str; 11] = [
 ];
 
 // ANCHOR: psi
+// ANCHOR: psi_reference
 /// Proportions are floored at this value so that an empty bin does not make
 /// the logarithm infinite.
 const MIN_PROPORTION: f64 = 1e-4;
@@ -59,7 +60,9 @@ fn proportions(edges: &[f64], values: &[f64]) -> Vec<f64> {
         .map(|c| (c as f64 / n).max(MIN_PROPORTION))
         .collect()
 }
+// ANCHOR_END: psi_reference
 
+// ANCHOR: psi_new
 impl FeatureReference {
     /// Cuts the training values into `bins` bins of (nearly) equal count.
     /// Features with repeated values (sulfur dioxide is whole numbers) get
@@ -90,7 +93,9 @@ impl FeatureReference {
             .map(|(a, e)| (a - e) * (a / e).ln())
             .sum()
     }
+    // ANCHOR_END: psi_new
 
+    // ANCHOR: psi_ks
     /// The two-sample KS statistic D = max |F_ref(x) − F_live(x)|.
     pub fn ks_statistic(&self, live: &[f64]) -> f64 {
         let (a, b) = (&self.sorted, sorted(live));
@@ -114,7 +119,9 @@ impl FeatureReference {
         ks_p_value(self.ks_statistic(live), self.sorted.len(), live.len())
     }
 }
+// ANCHOR_END: psi_ks
 
+// ANCHOR: psi_p_value
 /// Asymptotic p-value of the two-sample KS statistic `d` for samples of
 /// sizes `n` and `m` (the Kolmogorov distribution, with Stephens' correction).
 pub fn ks_p_value(d: f64, n: usize, m: usize) -> f64 {
@@ -133,9 +140,11 @@ pub fn ks_p_value(d: f64, n: usize, m: usize) -> f64 {
     }
     1.0 // the series did not settle: λ is tiny, the samples agree
 }
+// ANCHOR_END: psi_p_value
 // ANCHOR_END: psi
 
 // ANCHOR: monitor
+// ANCHOR: monitor_types
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureDrift {
     pub feature: String,
@@ -149,7 +158,9 @@ pub struct FeatureDrift {
 pub struct DriftReference {
     features: Vec<FeatureReference>,
 }
+// ANCHOR_END: monitor_types
 
+// ANCHOR: monitor_compare
 impl DriftReference {
     pub fn fit(records: ArrayView2<f64>, bins: usize) -> Self {
         let features = FEATURES
@@ -177,9 +188,11 @@ impl DriftReference {
             .collect()
     }
 }
+// ANCHOR_END: monitor_compare
 // ANCHOR_END: monitor
 
 // ANCHOR: metrics
+// ANCHOR: metrics_types
 /// Latency buckets in seconds: 1 ms to about 1 s, each twice the last.
 const LATENCY_BUCKETS: [f64; 11] = [
     0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024,
@@ -194,7 +207,9 @@ pub struct ServiceMetrics {
     predictions: IntCounterVec,
     drift_psi: GaugeVec,
 }
+// ANCHOR_END: metrics_types
 
+// ANCHOR: metrics_new
 impl ServiceMetrics {
     pub fn new() -> prometheus::Result<Self> {
         let registry = Registry::new_custom(Some("wine".to_owned()), None)?;
@@ -233,7 +248,9 @@ impl ServiceMetrics {
             drift_psi,
         })
     }
+    // ANCHOR_END: metrics_new
 
+    // ANCHOR: metrics_observe
     /// Called once per answered request.
     pub fn observe_request(&self, route: &str, status: u16, seconds: f64) {
         self.requests
@@ -261,9 +278,11 @@ impl ServiceMetrics {
         Ok((body, encoder.format_type().to_owned()))
     }
 }
+// ANCHOR_END: metrics_observe
 // ANCHOR_END: metrics
 
 // ANCHOR: retrain
+// ANCHOR: retrain_types
 /// When to retrain. Drift alone is noisy, so it must last; age alone is a
 /// backstop for the drift the inputs cannot show (concept drift).
 #[derive(Debug, Clone)]
@@ -289,7 +308,9 @@ pub enum Decision {
     RetrainForDrift { windows: usize },
     RetrainForAge { days: u32 },
 }
+// ANCHOR_END: retrain_types
 
+// ANCHOR: retrain_decide
 impl RetrainRule {
     /// `windows` is oldest first; the decision looks at the most recent.
     pub fn decide(&self, windows: &[Window], model_age_days: u32) -> Decision {
@@ -310,6 +331,7 @@ impl RetrainRule {
         }
     }
 }
+// ANCHOR_END: retrain_decide
 // ANCHOR_END: retrain
 
 #[cfg(test)]
@@ -335,6 +357,7 @@ mod tests {
     }
 
     // ANCHOR: tests
+    // ANCHOR: tests_drift
     #[test]
     fn in_distribution_inputs_do_not_drift() {
         let (train, live) = reference_and_live();
@@ -359,7 +382,9 @@ mod tests {
             }
         }
     }
+    // ANCHOR_END: tests_drift
 
+    // ANCHOR: tests_metrics
     #[test]
     fn metrics_count_the_traffic_in_the_text_format() {
         let metrics = ServiceMetrics::new().expect("metrics register");
@@ -398,6 +423,7 @@ mod tests {
             );
         }
     }
+    // ANCHOR_END: tests_metrics
     // ANCHOR_END: tests
 
     #[test]
