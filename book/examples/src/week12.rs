@@ -33,6 +33,7 @@ pub const HEADER: &str = "fixed_acidity,volatile_acidity,citric_acid,residual_su
 free_sulfur_dioxide,total_sulfur_dioxide,density,ph,sulphates,alcohol,quality";
 
 // ANCHOR: validate
+// ANCHOR: validate_bounds
 /// Plausible ranges, wider than the data set's own: a value outside is an
 /// error of measurement or entry, not an unusual wine.
 const BOUNDS: [(f64, f64); 11] = [
@@ -56,7 +57,9 @@ pub struct WineRow {
     pub features: [f64; 11],
     pub quality: u8,
 }
+// ANCHOR_END: validate_bounds
 
+// ANCHOR: validate_records
 /// Why a row was quarantined. The first failing check names the reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Reason {
@@ -94,7 +97,9 @@ impl ValidationReport {
         counts
     }
 }
+// ANCHOR_END: validate_records
 
+// ANCHOR: validate_row
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FileError {
     #[error("the header is {found:?}, expected the twelve wine columns")]
@@ -130,7 +135,9 @@ fn check_row(line: &str) -> Result<WineRow, (Reason, Option<&'static str>)> {
         .ok_or((Reason::BadLabel, Some("quality")))?;
     Ok(WineRow { features, quality })
 }
+// ANCHOR_END: validate_row
 
+// ANCHOR: validate_file
 /// Splits a CSV file into accepted rows and quarantined rows. A wrong header
 /// rejects the whole file: no row of it can be read with confidence.
 pub fn validate_csv(text: &str) -> Result<ValidationReport, FileError> {
@@ -158,6 +165,7 @@ pub fn validate_csv(text: &str) -> Result<ValidationReport, FileError> {
     }
     Ok(report)
 }
+// ANCHOR_END: validate_file
 // ANCHOR_END: validate
 
 // ANCHOR: labels
@@ -190,6 +198,7 @@ pub fn label_conflicts(rows: &[WineRow]) -> Vec<LabelConflict> {
 // ANCHOR_END: labels
 
 // ANCHOR: sweep
+// ANCHOR: sweep_metrics
 pub type WineData = Dataset<f64, usize, Ix1>;
 
 /// SHA-256 of the rows a run trained on, so a run names its data.
@@ -217,7 +226,9 @@ fn mean_absolute_error(predicted: ArrayView1<usize>, actual: ArrayView1<usize>) 
         .sum();
     total / actual.len().max(1) as f64
 }
+// ANCHOR_END: sweep_metrics
 
+// ANCHOR: sweep_records
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunParams {
     pub max_depth: usize,
@@ -252,7 +263,9 @@ pub struct Sweep {
     pub log: Vec<RunRecord>,
     pub models: Vec<DecisionTree<f64, usize>>,
 }
+// ANCHOR_END: sweep_records
 
+// ANCHOR: sweep_run
 /// Trains one tree per depth, logging every run, good or bad.
 pub fn sweep(train: &WineData, valid: &WineData, depths: &[usize]) -> Result<Sweep, SweepError> {
     let data_sha256 = data_sha256(train);
@@ -284,7 +297,9 @@ pub fn sweep(train: &WineData, valid: &WineData, depths: &[usize]) -> Result<Swe
     }
     Ok(result)
 }
+// ANCHOR_END: sweep_run
 
+// ANCHOR: sweep_select
 /// The stated selection rule: highest validation accuracy; on a tie, the
 /// lower mean absolute error, then the shallower tree.
 pub fn best_run(log: &[RunRecord]) -> Option<&RunRecord> {
@@ -306,9 +321,11 @@ pub fn to_jsonl(log: &[RunRecord]) -> Result<String, serde_json::Error> {
     }
     Ok(out)
 }
+// ANCHOR_END: sweep_select
 // ANCHOR_END: sweep
 
 // ANCHOR: importance
+// ANCHOR: importance_type
 #[derive(Debug, Clone, PartialEq)]
 pub struct Importance {
     pub feature: &'static str,
@@ -316,7 +333,9 @@ pub struct Importance {
     pub mean_drop: f64,
     pub std_dev: f64,
 }
+// ANCHOR_END: importance_type
 
+// ANCHOR: importance_compute
 /// Permutation importance: shuffle one column at a time, breaking its link
 /// with the label, and measure how much accuracy the model loses.
 pub fn permutation_importance(
@@ -352,6 +371,7 @@ pub fn permutation_importance(
         })
         .collect()
 }
+// ANCHOR_END: importance_compute
 // ANCHOR_END: importance
 
 // ANCHOR: throughput
@@ -415,13 +435,16 @@ mod tests {
     }
 
     // ANCHOR: validate_tests
+    // ANCHOR: validate_tests_real
     #[test]
     fn every_real_wine_passes_validation() {
         let report = validate_csv(&wine_csv()).expect("header is right");
         assert_eq!(report.accepted.len(), 1599);
         assert_eq!(report.quarantined, vec![]);
     }
+    // ANCHOR_END: validate_tests_real
 
+    // ANCHOR: validate_tests_corrupt
     #[test]
     fn corrupted_rows_are_quarantined_and_counted_by_reason() {
         let good = "7.4,0.7,0.0,1.9,0.076,11,34,0.9978,3.51,0.56,9.4,5";
@@ -458,6 +481,7 @@ mod tests {
             (6, Reason::OutOfRange, Some("ph"))
         );
     }
+    // ANCHOR_END: validate_tests_corrupt
     // ANCHOR_END: validate_tests
 
     #[test]

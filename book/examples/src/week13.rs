@@ -20,6 +20,7 @@ fn sha256_hex(text: &str) -> String {
 }
 
 // ANCHOR: template
+// ANCHOR: template_types
 /// What can go wrong with prompts and their registry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PromptError {
@@ -57,7 +58,9 @@ pub struct PromptTemplate {
     pub body: String,
     pieces: Vec<Piece>,
 }
+// ANCHOR_END: template_types
 
+// ANCHOR: template_parse
 impl PromptTemplate {
     fn parse(body: &str) -> Result<Vec<Piece>, PromptError> {
         let mut pieces = Vec::new();
@@ -89,7 +92,9 @@ impl PromptTemplate {
         }
         Ok(pieces)
     }
+    // ANCHOR_END: template_parse
 
+    // ANCHOR: template_accessors
     /// `name@vN`: how logs, the cache and the ledger refer to this version.
     pub fn id(&self) -> String {
         format!("{}@v{}", self.name, self.version)
@@ -114,7 +119,9 @@ impl PromptTemplate {
         vars.dedup();
         vars
     }
+    // ANCHOR_END: template_accessors
 
+    // ANCHOR: template_render
     /// Fills every placeholder. Strict both ways: a missing value is an error,
     /// and so is a value the template does not use (usually a typo).
     pub fn render(&self, values: &BTreeMap<&str, &str>) -> Result<String, PromptError> {
@@ -137,9 +144,11 @@ impl PromptTemplate {
         Ok(out)
     }
 }
+// ANCHOR_END: template_render
 // ANCHOR_END: template
 
 // ANCHOR: registry
+// ANCHOR: registry_register
 /// Every version of every prompt, in the order they were registered.
 #[derive(Debug, Default)]
 pub struct PromptRegistry {
@@ -173,7 +182,9 @@ impl PromptRegistry {
         }
         Ok(versions.last().expect("a version was just ensured"))
     }
+    // ANCHOR_END: registry_register
 
+    // ANCHOR: registry_lookup
     /// The newest version of a prompt.
     pub fn latest(&self, name: &str) -> Result<&PromptTemplate, PromptError> {
         self.prompts
@@ -197,9 +208,11 @@ impl PromptRegistry {
             })
     }
 }
+// ANCHOR_END: registry_lookup
 // ANCHOR_END: registry
 
 // ANCHOR: cache
+// ANCHOR: cache_key
 /// The sampling parameters that change what a model answers.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Params {
@@ -235,7 +248,9 @@ impl CacheKey {
         }
     }
 }
+// ANCHOR_END: cache_key
 
+// ANCHOR: cache_store
 /// A model's answer with the tokens it cost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Completion {
@@ -274,9 +289,11 @@ impl ResponseCache {
         self.entries.is_empty()
     }
 }
+// ANCHOR_END: cache_store
 // ANCHOR_END: cache
 
 // ANCHOR: ledger
+// ANCHOR: ledger_usage
 /// Tokens, as OpenAI-compatible APIs report them in `usage`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Usage {
@@ -303,7 +320,9 @@ pub struct Price {
     pub input: u64,
     pub output: u64,
 }
+// ANCHOR_END: ledger_usage
 
+// ANCHOR: ledger_rows
 /// Totals for one (model, prompt version) pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LedgerRow {
@@ -325,7 +344,9 @@ pub struct Ledger {
     prices: BTreeMap<String, Price>,
     rows: BTreeMap<(String, String), LedgerRow>,
 }
+// ANCHOR_END: ledger_rows
 
+// ANCHOR: ledger_record
 impl Ledger {
     pub fn with_prices(prices: impl IntoIterator<Item = (String, Price)>) -> Self {
         Self {
@@ -361,7 +382,9 @@ impl Ledger {
     pub fn rows(&self) -> impl Iterator<Item = (&(String, String), &LedgerRow)> {
         self.rows.iter()
     }
+    // ANCHOR_END: ledger_record
 
+    // ANCHOR: ledger_cost
     /// Cost of some usage at a model's price, in micro-dollars, rounded up
     /// once at the end (never per call, where rounding errors would add up).
     pub fn cost_micros(&self, model: &str, usage: Usage) -> Result<u64, UnknownModel> {
@@ -387,9 +410,11 @@ impl Ledger {
             .sum()
     }
 }
+// ANCHOR_END: ledger_cost
 // ANCHOR_END: ledger
 
 // ANCHOR: harness
+// ANCHOR: harness_types
 /// Anything that answers a prompt: an HTTP client for an OpenAI-compatible
 /// endpoint in production, a fake in tests.
 pub trait ChatModel {
@@ -426,7 +451,9 @@ pub struct Harness<M> {
     pub cache: ResponseCache,
     pub ledger: Ledger,
 }
+// ANCHOR_END: harness_types
 
+// ANCHOR: harness_ask
 impl<M: ChatModel> Harness<M> {
     /// Renders a pinned prompt version, answers from the cache when it may,
     /// calls the model otherwise, and records the tokens either way.
@@ -470,7 +497,9 @@ impl<M: ChatModel> Harness<M> {
         Ok(answer)
     }
 }
+// ANCHOR_END: harness_ask
 
+// ANCHOR: harness_eval_types
 /// One case of an evaluation set: the template's values, and a phrase a good
 /// answer must contain.
 #[derive(Debug, Clone)]
@@ -488,7 +517,9 @@ pub struct EvalReport {
     /// Indexes of the cases that failed, to look at by hand.
     pub failed: Vec<usize>,
 }
+// ANCHOR_END: harness_eval_types
 
+// ANCHOR: harness_evaluate
 /// Runs every case once at temperature 0 and scores the answers.
 pub fn evaluate<M: ChatModel>(
     harness: &mut Harness<M>,
@@ -516,9 +547,11 @@ pub fn evaluate<M: ChatModel>(
         failed,
     })
 }
+// ANCHOR_END: harness_evaluate
 // ANCHOR_END: harness
 
 // ANCHOR: stream
+// ANCHOR: stream_types
 /// A streamed chat completion, put back together.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StreamedReply {
@@ -554,7 +587,9 @@ struct ChunkChoice {
 struct Delta {
     content: Option<String>,
 }
+// ANCHOR_END: stream_types
 
+// ANCHOR: stream_collect
 /// Reads the body of a streamed `/v1/chat/completions` response: one JSON
 /// chunk per `data:` line, ending with `data: [DONE]`. Blank lines end
 /// events; lines starting with `:` are comments (keep-alives).
@@ -583,9 +618,11 @@ pub fn collect_stream(body: &str) -> Result<StreamedReply, StreamError> {
     }
     Err(StreamError::Truncated)
 }
+// ANCHOR_END: stream_collect
 // ANCHOR_END: stream
 
 // ANCHOR: lambda
+// ANCHOR: lambda_api
 /// The Lambda runtime API's paths, relative to `http://$AWS_LAMBDA_RUNTIME_API`.
 pub mod runtime_api {
     pub const NEXT: &str = "/2018-06-01/runtime/invocation/next";
@@ -614,7 +651,9 @@ pub enum InvocationError {
     #[error("`Lambda-Runtime-Deadline-Ms` is not a number of milliseconds: {0:?}")]
     BadDeadline(String),
 }
+// ANCHOR_END: lambda_api
 
+// ANCHOR: lambda_invocation
 impl Invocation {
     /// Reads the two headers every invocation carries. Header names are
     /// case-insensitive in HTTP, so compare them that way.
@@ -656,6 +695,7 @@ impl Invocation {
 pub fn error_body(error_type: &str, message: &str) -> String {
     serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string()
 }
+// ANCHOR_END: lambda_invocation
 // ANCHOR_END: lambda
 
 #[cfg(test)]

@@ -62,6 +62,7 @@ pub fn tokenize(text: &str) -> Vec<String> {
 // ANCHOR_END: tokenize
 
 // ANCHOR: bm25
+// ANCHOR: bm25_types
 /// An in-memory BM25 index over a fixed set of passages.
 #[derive(Debug)]
 pub struct Bm25 {
@@ -85,7 +86,9 @@ pub struct Hit<'a> {
     pub passage: &'a Passage,
     pub score: f64,
 }
+// ANCHOR_END: bm25_types
 
+// ANCHOR: bm25_new
 impl Bm25 {
     /// Indexes the passages with the usual defaults, k1 = 1.2 and b = 0.75.
     pub fn new(passages: Vec<Passage>) -> Self {
@@ -119,7 +122,9 @@ impl Bm25 {
             b: 0.75,
         }
     }
+    // ANCHOR_END: bm25_new
 
+    // ANCHOR: bm25_score
     /// Inverse document frequency: high for rare terms, near 0 for terms in
     /// almost every passage. The `+ 1` inside the logarithm (as in Lucene)
     /// keeps it positive even for a term in more than half the passages.
@@ -140,7 +145,9 @@ impl Bm25 {
             })
             .sum()
     }
+    // ANCHOR_END: bm25_score
 
+    // ANCHOR: bm25_search
     /// The `k` best passages for `query`, best first. Passages that share no
     /// term with the query are left out; equal scores keep the order of the
     /// index, so the same query always gives the same list.
@@ -161,9 +168,11 @@ impl Bm25 {
         hits
     }
 }
+// ANCHOR_END: bm25_search
 // ANCHOR_END: bm25
 
 // ANCHOR: sse
+// ANCHOR: sse_types
 /// One Server-Sent Event. Only `data` is required.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SseEvent {
@@ -179,7 +188,9 @@ pub enum SseError {
     #[error("the `{0}` field cannot hold a line break")]
     LineBreak(&'static str),
 }
+// ANCHOR_END: sse_types
 
+// ANCHOR: sse_encode
 impl SseEvent {
     pub fn data(data: impl Into<String>) -> Self {
         Self {
@@ -218,7 +229,9 @@ impl SseEvent {
         Ok(out)
     }
 }
+// ANCHOR_END: sse_encode
 
+// ANCHOR: sse_frames
 /// The sentinel an OpenAI-compatible stream ends with.
 pub const DONE: &str = "data: [DONE]\n\n";
 
@@ -227,6 +240,7 @@ pub const DONE: &str = "data: [DONE]\n\n";
 pub fn keep_alive() -> &'static str {
     ": keep-alive\n\n"
 }
+// ANCHOR_END: sse_frames
 // ANCHOR_END: sse
 
 // ANCHOR: sse_parse

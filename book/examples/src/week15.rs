@@ -7,6 +7,7 @@
 //! and prints a table a student can act on.
 
 // ANCHOR: rules
+// ANCHOR: rules_first
 /// One section the report must have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SectionRule {
@@ -40,6 +41,8 @@ pub const REPORT_SECTIONS: &[SectionRule] = &[
         aliases: &["Reproducible pipeline", "Pipeline"],
         min_words: 80,
     },
+    // ANCHOR_END: rules_first
+    // ANCHOR: rules_rest
     SectionRule {
         title: "Deployment",
         aliases: &["Deployment and operations", "Operations"],
@@ -66,9 +69,11 @@ pub const REPORT_SECTIONS: &[SectionRule] = &[
         min_words: 60,
     },
 ];
+// ANCHOR_END: rules_rest
 // ANCHOR_END: rules
 
 // ANCHOR: parse
+// ANCHOR: parse_section
 /// A `##` section of a Markdown document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Section {
@@ -82,7 +87,9 @@ pub struct Section {
     /// The section still holds template text such as `TODO` or `TBD`.
     pub placeholder: bool,
 }
+// ANCHOR_END: parse_section
 
+// ANCHOR: parse_lines
 /// An ATX heading's level and text: `## Security` gives `(2, "Security")`.
 fn heading(line: &str) -> Option<(usize, &str)> {
     let trimmed = line.trim_start_matches(' ');
@@ -110,7 +117,9 @@ fn is_placeholder(line: &str) -> bool {
         .any(|word| matches!(word, "TODO" | "TBD" | "FIXME" | "XXX"))
         || line.to_lowercase().contains("lorem ipsum")
 }
+// ANCHOR_END: parse_lines
 
+// ANCHOR: parse_sections
 /// Splits a Markdown document into its `##` sections. Fenced code blocks are
 /// skipped: a `## heading` inside one is not a heading, and code is not prose.
 pub fn sections(markdown: &str) -> Vec<Section> {
@@ -156,9 +165,11 @@ pub fn sections(markdown: &str) -> Vec<Section> {
     }
     found
 }
+// ANCHOR_END: parse_sections
 // ANCHOR_END: parse
 
 // ANCHOR: check
+// ANCHOR: check_normalise
 /// Lower-cases, drops numbering (`3.`, `2)`, `IV.`) and punctuation, and
 /// spells `&` as `and`, so `## 3. Data & Model` matches "Data and model".
 pub fn normalise(title: &str) -> String {
@@ -175,7 +186,9 @@ pub fn normalise(title: &str) -> String {
     let start = words.iter().take_while(|w| is_numbering(w)).count();
     words[start..].join(" ")
 }
+// ANCHOR_END: check_normalise
 
+// ANCHOR: check_types
 /// What the checker concluded about one required section.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
@@ -200,7 +213,9 @@ pub struct Row {
 pub struct ReportCheck {
     pub rows: Vec<Row>,
 }
+// ANCHOR_END: check_types
 
+// ANCHOR: check_run
 /// Checks a report against the rules. When a section appears twice, the
 /// first one is judged: a report should not have two answers to one question.
 pub fn check_report(markdown: &str, rules: &[SectionRule]) -> ReportCheck {
@@ -237,7 +252,9 @@ pub fn check_report(markdown: &str, rules: &[SectionRule]) -> ReportCheck {
         .collect();
     ReportCheck { rows }
 }
+// ANCHOR_END: check_run
 
+// ANCHOR: check_score
 impl ReportCheck {
     pub fn passed(&self) -> usize {
         self.rows.iter().filter(|r| r.status == Status::Ok).count()
@@ -250,7 +267,9 @@ impl ReportCheck {
         let passed = u32::try_from(self.passed()).expect("a handful of sections");
         (max * passed).checked_div(total).unwrap_or(0)
     }
+    // ANCHOR_END: check_score
 
+    // ANCHOR: check_table
     /// The table the grader prints: one line per section, with what to fix.
     pub fn to_markdown(&self) -> String {
         let mut out = String::from("| section | found | words | verdict |\n|---|---|---:|---|\n");
@@ -280,6 +299,7 @@ impl ReportCheck {
         out
     }
 }
+// ANCHOR_END: check_table
 // ANCHOR_END: check
 
 #[cfg(test)]
