@@ -138,8 +138,14 @@ fn the_tiny_labs_mutants_are_caught_missed_and_unviable_and_a_second_run_resumes
         .map(str::to_owned)
         .collect();
     assert_eq!(ours, Vec::<String>::new(), "images left behind");
+    let work = std::path::PathBuf::from(
+        std::fs::read_to_string(out.path().join("work-folder")).expect("work-folder"),
+    );
+    assert!(!work.exists(), "the mutants' copies are left in {work:?}");
 
-    // A second run finds every mutant in the journal and grades nothing.
+    // A second run finds every mutant in the journal and grades nothing; the
+    // copies an interrupted run left (Ctrl-C) are removed.
+    std::fs::create_dir_all(work.join("m3")).expect("a leftover copy");
     xtask(out.path())
         .assert()
         .success()
@@ -148,6 +154,10 @@ fn the_tiny_labs_mutants_are_caught_missed_and_unviable_and_a_second_run_resumes
         ))
         .stdout(predicate::str::contains("grade the reference").not())
         .stdout(predicate::str::contains("2 caught, 1 missed (0 outside"));
+    assert!(
+        !work.exists(),
+        "an interrupted run's copies are left in {work:?}"
+    );
 }
 
 #[test]

@@ -105,10 +105,7 @@ pub fn run(opts: Options) -> Result<()> {
         .map_err(|_| anyhow!("another rubric-strength run is using {}", out.display()))?;
 
     let version = mutants::version()?;
-    let work = tempfile::Builder::new()
-        .prefix(&format!("rubric-strength-{}-", lab.id))
-        .tempdir()
-        .context("creating a work folder")?;
+    let work = work_folder(&out, &lab.id)?;
     let reference = work.path().join("reference");
     recipe::copy_submitted(&lab.solution, &reference)?;
     let listed = if reference.join("Cargo.toml").is_file() {
@@ -426,4 +423,33 @@ fn shown(path: &Path) -> String {
         .unwrap_or(path)
         .display()
         .to_string()
+}
+
+/// A fresh folder in the system's temporary folder for the copies of the
+/// reference and its mutants. It cannot live under `target/`: there cargo
+/// would take a solution for a stray member of this workspace. Its path is
+/// kept in `<out>/work-folder`, so that the next run (which holds the lock)
+/// removes what a run stopped with Ctrl-C left behind.
+fn work_folder(out: &Path, lab: &str) -> Result<tempfile::TempDir> {
+    let prefix = format!("rubric-strength-{lab}-");
+    let marker = out.join("work-folder");
+    if let Ok(previous) = std::fs::read_to_string(&marker) {
+        let previous = PathBuf::from(previous.trim());
+        // Only a folder this task made: the marker is a file anyone can edit.
+        let ours = previous.parent() == Some(std::env::temp_dir().as_path())
+            && previous
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&prefix));
+        if ours && previous.exists() {
+            std::fs::remove_dir_all(&previous)
+                .with_context(|| format!("removing an interrupted run's {}", previous.display()))?;
+        }
+    }
+    let work = tempfile::Builder::new()
+        .prefix(&prefix)
+        .tempdir()
+        .context("creating a work folder")?;
+    std::fs::write(&marker, work.path().as_os_str().as_encoded_bytes())
+        .with_context(|| format!("writing {}", marker.display()))?;
+    Ok(work)
 }
