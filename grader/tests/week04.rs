@@ -1,7 +1,8 @@
 //! Week 4 end to end, beyond the example submissions of `cases/week04.toml`
 //! (run by `cases.rs`): the reference solution, built from its real Dockerfile
 //! in a repository with a clean history, scores full marks, and failing checks
-//! say what to fix without repeating a secret.
+//! say what to fix without repeating a secret, and the chapter's `cargo deny`
+//! transcript is a real run.
 
 mod support;
 
@@ -59,4 +60,82 @@ async fn the_reference_solution_scores_full_marks() {
     assert_eq!(lost(&report), Vec::<String>::new(), "{report:#?}");
     assert_eq!(report.score.earned, 100);
     eprintln!("build took {} ms", report.timings.build_ms);
+}
+
+/// The chapter's hands-on `cargo deny` session, run for real with the judge's
+/// cargo-deny in the sandbox, offline: the chapter's policy
+/// (`book/examples/deny.toml`) against the week-4 starter's crates, then the
+/// same policy with one licence taken out of `allow`.
+const DENY_SESSION: &str = r#"
+run() { printf '$ %s\n' "$*"; "$@" > /tmp/out 2>&1; code=$?; cat /tmp/out; printf '[exit %s]\n\n' "$code"; }
+cd /work/tree
+run cargo-deny --version
+run cargo-deny --offline --locked --color never --config ../deny.toml check --hide-inclusion-graph bans licenses sources
+sed 's/ "Unicode-3.0",//' ../deny.toml > /tmp/strict.toml
+run grep -n '^allow' /tmp/strict.toml
+run cargo-deny --offline --locked --color never --config /tmp/strict.toml check --hide-inclusion-graph licenses
+"#;
+
+#[tokio::test]
+async fn the_chapters_cargo_deny_session_is_a_real_run() {
+    use grader::docker::command::{self, Argv, Invocation, Step};
+    let Some(docker) = engine().await else { return };
+    let lab = week04();
+    let starter = support::workspace().join("labs/week04-devsecops");
+    let tree = grader::context::pack_tree(&starter, lab.build.context_limit_mb, false)
+        .expect("the starter packs")
+        .tar;
+    let policy = std::fs::read_to_string(support::workspace().join("book/examples/deny.toml"))
+        .expect("the chapter's deny.toml");
+    let files = [("deny.toml".to_string(), policy)].into_iter().collect();
+    let script = vec!["sh".to_string(), "-c".to_string(), DENY_SESSION.to_string()];
+    let steps = [Step {
+        image: &lab.judges["cargo-deny"],
+        argv: Argv::Command(&script),
+    }];
+    let run = command::run(
+        &docker,
+        &Invocation {
+            steps: &steps,
+            lab: "week04",
+            container: &lab.container,
+            image_volumes: &[],
+            env: &Default::default(),
+            stdin: None,
+            tree: Some(&tree),
+            files: &files,
+            output_dir: None,
+            deadline: std::time::Duration::from_secs(120),
+            beside: None,
+        },
+    )
+    .await
+    .expect("the session runs");
+    assert_eq!(
+        run.code,
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let transcript = String::from_utf8(run.stdout).expect("text");
+    // The session shows what the chapter says it shows: the policy passes,
+    // and without Unicode-3.0 the one crate under that licence fails it.
+    for step in [
+        "bans ok, licenses ok, sources ok\n[exit 0]",
+        "unicode-ident",
+        "licenses FAILED\n[exit 4]",
+    ] {
+        assert!(transcript.contains(step), "no {step:?} in:\n{transcript}");
+    }
+    let path = support::workspace().join("book/src/generated/week04-cargo-deny.txt");
+    if std::env::var_os("UPDATE_TRANSCRIPTS").is_some() {
+        std::fs::write(&path, &transcript).expect("write the transcript");
+    }
+    let book = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        book,
+        transcript,
+        "{} is stale: run `UPDATE_TRANSCRIPTS=1 cargo nextest run -p grader --test week04 cargo_deny_session`",
+        path.display()
+    );
 }
