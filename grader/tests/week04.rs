@@ -78,7 +78,6 @@ run cargo-deny --offline --locked --color never --config /tmp/strict.toml check 
 
 #[tokio::test]
 async fn the_chapters_cargo_deny_session_is_a_real_run() {
-    use grader::docker::command::{self, Argv, Invocation, Step};
     let Some(docker) = engine().await else { return };
     let lab = week04();
     let starter = support::workspace().join("labs/week04-devsecops");
@@ -88,36 +87,16 @@ async fn the_chapters_cargo_deny_session_is_a_real_run() {
     let policy = std::fs::read_to_string(support::workspace().join("book/examples/deny.toml"))
         .expect("the chapter's deny.toml");
     let files = [("deny.toml".to_string(), policy)].into_iter().collect();
-    let script = vec!["sh".to_string(), "-c".to_string(), DENY_SESSION.to_string()];
-    let steps = [Step {
-        image: &lab.judges["cargo-deny"],
-        argv: Argv::Command(&script),
-    }];
-    let run = command::run(
+    let transcript = support::judge_session(
         &docker,
-        &Invocation {
-            steps: &steps,
-            lab: "week04",
-            container: &lab.container,
-            image_volumes: &[],
-            env: &Default::default(),
-            stdin: None,
-            tree: Some(&tree),
-            files: &files,
-            output_dir: None,
-            deadline: std::time::Duration::from_secs(120),
-            beside: None,
-        },
+        &lab,
+        "cargo-deny",
+        DENY_SESSION,
+        Some(&tree),
+        &files,
+        None,
     )
-    .await
-    .expect("the session runs");
-    assert_eq!(
-        run.code,
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let transcript = String::from_utf8(run.stdout).expect("text");
+    .await;
     // The session shows what the chapter says it shows: the policy passes,
     // and without Unicode-3.0 the one crate under that licence fails it.
     for step in [
@@ -127,15 +106,9 @@ async fn the_chapters_cargo_deny_session_is_a_real_run() {
     ] {
         assert!(transcript.contains(step), "no {step:?} in:\n{transcript}");
     }
-    let path = support::workspace().join("book/src/generated/week04-cargo-deny.txt");
-    if std::env::var_os("UPDATE_TRANSCRIPTS").is_some() {
-        std::fs::write(&path, &transcript).expect("write the transcript");
-    }
-    let book = std::fs::read_to_string(&path).unwrap_or_default();
-    assert_eq!(
-        book,
-        transcript,
-        "{} is stale: run `UPDATE_TRANSCRIPTS=1 cargo nextest run -p grader --test week04 cargo_deny_session`",
-        path.display()
+    support::assert_transcript(
+        "week04-cargo-deny.txt",
+        &transcript,
+        "--test week04 cargo_deny_session",
     );
 }

@@ -8,7 +8,7 @@ mod support;
 
 use grader::spec::LabSpec;
 use support::week05::{Repo, SOLUTION, repository};
-use support::{engine, grade, lost, workspace};
+use support::{engine, grade, lost};
 
 fn week05() -> LabSpec {
     grader::spec::embedded_lab("week05")
@@ -109,40 +109,17 @@ run dotdrop install -c config.yaml -p laptop -f
 
 #[tokio::test]
 async fn the_chapters_transcript_is_a_real_run() {
-    use grader::docker::command::{self, Argv, Invocation, Step};
     let Some(docker) = engine().await else { return };
-    let lab = week05();
-    let script = vec!["sh".to_string(), "-c".to_string(), SESSION.to_string()];
-    let steps = [Step {
-        image: &lab.judges["dotdrop"],
-        argv: Argv::Command(&script),
-    }];
-    let files = Default::default();
-    let run = command::run(
+    let transcript = support::judge_session(
         &docker,
-        &Invocation {
-            steps: &steps,
-            lab: "week05",
-            container: &lab.container,
-            image_volumes: &[],
-            env: &Default::default(),
-            stdin: None,
-            tree: None,
-            files: &files,
-            output_dir: Some("session"),
-            deadline: std::time::Duration::from_secs(60),
-            beside: None,
-        },
+        &week05(),
+        "dotdrop",
+        SESSION,
+        None,
+        &Default::default(),
+        Some("session"),
     )
-    .await
-    .expect("the session runs");
-    assert_eq!(
-        run.code,
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let transcript = String::from_utf8(run.stdout).expect("text");
+    .await;
     // The session did what the chapter says it does.
     for step in [
         "1 file(s) imported.",
@@ -153,15 +130,9 @@ async fn the_chapters_transcript_is_a_real_run() {
     ] {
         assert!(transcript.contains(step), "no {step:?} in:\n{transcript}");
     }
-    let path = workspace().join("book/src/generated/week05-transcript.txt");
-    if std::env::var_os("UPDATE_TRANSCRIPTS").is_some() {
-        std::fs::write(&path, &transcript).expect("write the transcript");
-    }
-    let book = std::fs::read_to_string(&path).unwrap_or_default();
-    assert_eq!(
-        book,
-        transcript,
-        "{} is stale: run `UPDATE_TRANSCRIPTS=1 cargo nextest run -p grader --test week05 transcript`",
-        path.display()
+    support::assert_transcript(
+        "week05-transcript.txt",
+        &transcript,
+        "--test week05 transcript",
     );
 }

@@ -322,3 +322,64 @@ pub fn golden(report: &Report) -> serde_json::Value {
     }
     v
 }
+
+/// Runs a chapter's hands-on `script` (sh) in `lab`'s `judge` image, in the
+/// grader's sandbox, and returns what it printed; it must exit 0.
+pub async fn judge_session(
+    docker: &bollard::Docker,
+    lab: &LabSpec,
+    judge: &str,
+    script: &str,
+    tree: Option<&[u8]>,
+    files: &BTreeMap<String, String>,
+    output_dir: Option<&str>,
+) -> String {
+    use grader::docker::command::{self, Argv, Invocation, Step};
+    let script = vec!["sh".to_string(), "-c".to_string(), script.to_string()];
+    let steps = [Step {
+        image: &lab.judges[judge],
+        argv: Argv::Command(&script),
+    }];
+    let run = command::run(
+        docker,
+        &Invocation {
+            steps: &steps,
+            lab: &lab.id,
+            container: &lab.container,
+            image_volumes: &[],
+            env: &Default::default(),
+            stdin: None,
+            tree,
+            files,
+            output_dir,
+            deadline: std::time::Duration::from_secs(120),
+            beside: None,
+        },
+    )
+    .await
+    .expect("the session runs");
+    assert_eq!(
+        run.code,
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    String::from_utf8(run.stdout).expect("text")
+}
+
+/// Compares a session's transcript with the copy the book includes
+/// (`book/src/generated/<name>`); `UPDATE_TRANSCRIPTS=1` writes it instead.
+/// `test` is the nextest filter that reruns the test.
+pub fn assert_transcript(name: &str, transcript: &str, test: &str) {
+    let path = workspace().join("book/src/generated").join(name);
+    if std::env::var_os("UPDATE_TRANSCRIPTS").is_some() {
+        std::fs::write(&path, transcript).expect("write the transcript");
+    }
+    let book = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        book,
+        transcript,
+        "{} is stale: run `UPDATE_TRANSCRIPTS=1 cargo nextest run -p grader {test}`",
+        path.display()
+    );
+}
