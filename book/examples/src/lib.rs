@@ -3,6 +3,10 @@
 //! Chapters include these listings with `{{#include}}` and ANCHOR markers, so the
 //! code a reader sees is the code `cargo test -p course-examples` compiles and tests.
 
+/// The course's decision tree: the very file every lab and solution shares.
+#[path = "../../../solutions/week01-baseline/src/tree.rs"]
+pub mod tree;
+
 pub mod week01;
 pub mod week02;
 pub mod week03;

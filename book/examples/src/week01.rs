@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use linfa::prelude::*;
-use linfa_trees::DecisionTree;
 use ndarray::{ArrayView1, ArrayView2, Axis, Ix1};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -18,6 +17,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+use crate::tree::{Tree, TreeError};
 
 // ANCHOR: config
 /// Everything that decides the outcome of a run. Two runs with equal
@@ -57,7 +58,7 @@ pub enum BaselineError {
     #[error("the split left {train} training and {test} test rows; both must be non-empty")]
     EmptySplit { train: usize, test: usize },
     #[error("training failed: {0}")]
-    Training(#[from] linfa::Error),
+    Training(#[from] TreeError),
     #[error("cannot serialise: {0}")]
     Json(#[from] serde_json::Error),
     #[error("cannot write metrics: {0}")]
@@ -195,78 +196,19 @@ pub fn majority_class(targets: &[usize]) -> Option<usize> {
 // ANCHOR_END: majority
 
 // ANCHOR: stable_tree
-/// A decision tree whose predictions do not depend on hash-map order.
-///
-/// linfa-trees 0.8 labels each leaf with its most frequent class, but breaks
-/// ties between equally frequent classes in `HashMap` iteration order, which
-/// Rust randomises for every map. Two fits on the same rows can therefore
-/// predict differently. This wrapper keeps linfa's splits and relabels every
-/// leaf from the training rows that reach it, breaking ties towards the
-/// smallest class.
-#[derive(Debug, Clone)]
-pub struct StableTree {
-    tree: DecisionTree<f64, usize>,
-    /// Leaf label by path from the root (`false` = left, `true` = right).
-    leaf_labels: BTreeMap<Vec<bool>, usize>,
-    /// Answer for a leaf that no training row reached.
-    fallback: usize,
-}
-
-impl StableTree {
-    pub fn fit(train: &Dataset<f64, usize, Ix1>, max_depth: usize) -> Result<Self, BaselineError> {
-        let tree = DecisionTree::params()
-            .max_depth(Some(max_depth))
-            .fit(train)?;
-        let mut rows_by_leaf: BTreeMap<Vec<bool>, Vec<usize>> = BTreeMap::new();
-        for (row, &class) in train.records().rows().into_iter().zip(train.targets()) {
-            let path = leaf_path(&tree, row);
-            rows_by_leaf.entry(path).or_default().push(class);
-        }
-        let leaf_labels = rows_by_leaf
-            .into_iter()
-            .filter_map(|(path, classes)| majority_class(&classes).map(|c| (path, c)))
-            .collect();
-        let train_targets = train.targets().to_vec();
-        let fallback = majority_class(&train_targets)
-            .ok_or(BaselineError::EmptySplit { train: 0, test: 0 })?;
-        Ok(Self {
-            tree,
-            leaf_labels,
-            fallback,
-        })
-    }
-
-    pub fn predict(&self, records: ArrayView2<f64>) -> Vec<usize> {
-        records
-            .rows()
-            .into_iter()
-            .map(|row| {
-                let path = leaf_path(&self.tree, row);
-                self.leaf_labels
-                    .get(&path)
-                    .copied()
-                    .unwrap_or(self.fallback)
-            })
-            .collect()
-    }
-}
-
-/// The path from the root to the leaf a row falls into, with linfa's own
-/// rule: go left when the feature is below the split value.
-fn leaf_path(tree: &DecisionTree<f64, usize>, row: ArrayView1<f64>) -> Vec<bool> {
-    let mut node = tree.root_node();
-    let mut path = Vec::new();
-    while !node.is_leaf() {
-        let (feature, split_value, _) = node.split();
-        let go_right = row[feature] >= split_value;
-        let children = node.children();
-        match children[usize::from(go_right)] {
-            Some(child) => node = child,
-            None => break,
-        }
-        path.push(go_right);
-    }
-    path
+/// Fits the course's decision tree ([`crate::tree`], the file every lab
+/// shares) on the training rows. The seed has done its work already: it
+/// chose the rows. The tree itself draws nothing at random.
+pub fn fit_tree(
+    train: &Dataset<f64, usize, Ix1>,
+    config: &RunConfig,
+) -> Result<Tree, BaselineError> {
+    let records = train.records().view();
+    Ok(Tree::fit(
+        records,
+        train.targets().view(),
+        config.max_depth,
+    )?)
 }
 // ANCHOR_END: stable_tree
 
@@ -304,8 +246,8 @@ pub fn run(config: &RunConfig) -> Result<Metrics, BaselineError> {
         evaluate(&always_majority, &actual),
     );
 
-    // Baseline 2: a shallow decision tree, with stable leaf labels.
-    let tree = StableTree::fit(&train, config.max_depth)?;
+    // Baseline 2: a shallow decision tree, the same on every run.
+    let tree = fit_tree(&train, config)?;
     let predicted = tree.predict(test.records().view());
     models.insert("decision_tree".to_owned(), evaluate(&predicted, &actual));
 
@@ -386,8 +328,9 @@ mod tests {
     fn repeated_runs_give_byte_identical_metrics() {
         let config = RunConfig::default();
         let first = metrics_bytes(&config);
-        // Not just two runs: a flaw that shows up one run in two (as raw
-        // linfa-trees leaf ties do) slips past a single comparison half the time.
+        // Not just two runs: a flaw that shows up one run in two (as a
+        // learner that breaks ties in hash-map order does) slips past a
+        // single comparison half the time.
         for _ in 0..5 {
             assert_eq!(metrics_bytes(&config), first, "same config, same bytes");
         }

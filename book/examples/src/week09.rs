@@ -866,8 +866,7 @@ impl<M> Drop for InFlight<'_, M> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use linfa::prelude::*;
-    use linfa_trees::DecisionTree;
+    use crate::tree::Tree;
     use std::sync::Arc;
     use std::thread;
 
@@ -1060,7 +1059,7 @@ mod tests {
     // ANCHOR: lifecycle_tests_ready
     #[test]
     fn readiness_flips_only_after_the_model_is_loaded() {
-        let state = Arc::new(ServerState::<DecisionTree<f64, usize>>::default());
+        let state = Arc::new(ServerState::<Tree>::default());
         assert_eq!(state.health(), Health::Loading);
         assert_eq!(state.health().status_code(), 503);
 
@@ -1068,10 +1067,8 @@ mod tests {
             let state = Arc::clone(&state);
             thread::spawn(move || {
                 let data = linfa_datasets::winequality();
-                let tree = DecisionTree::params()
-                    .max_depth(Some(4))
-                    .fit(&data)
-                    .expect("training succeeds");
+                let (x, y) = (data.records().view(), data.targets().view());
+                let tree = Tree::fit(x, y, 4).expect("training succeeds");
                 state.set_model(tree).expect("the model is set once");
             })
         };

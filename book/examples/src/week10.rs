@@ -12,7 +12,6 @@ use std::io;
 use std::path::Path;
 
 use linfa::prelude::*;
-use linfa_trees::DecisionTree;
 use ndarray::{Array1, Array2, Ix1};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -20,6 +19,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+use crate::tree::Tree;
 
 /// Any error a stage's own code returns.
 pub type StageResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
@@ -388,11 +389,13 @@ fn prepare(root: &Path, params: &Value) -> StageResult {
     Ok(())
 }
 
-/// train: fits a decision tree with the configured depth.
+/// train: fits the course's tree with the configured depth: the same rows
+/// and depth give the same model bytes, so the same hash in `dvc.lock`.
 fn train(root: &Path, params: &Value) -> StageResult {
     let data = read_dataset(&root.join(TRAIN))?;
     let depth = as_u64(params, "train.max_depth")? as usize;
-    let tree = DecisionTree::params().max_depth(Some(depth)).fit(&data)?;
+    let (x, y) = (data.records().view(), data.targets().view());
+    let tree = Tree::fit(x, y, depth)?;
     fs::write(root.join(MODEL), serde_json::to_vec(&tree)?)?;
     Ok(())
 }
@@ -400,17 +403,17 @@ fn train(root: &Path, params: &Value) -> StageResult {
 
 // ANCHOR: wine_stages_evaluate
 /// The model as production loads it: from the artifact the pipeline wrote.
-pub fn load_model(
-    root: &Path,
-) -> Result<DecisionTree<f64, usize>, Box<dyn std::error::Error + Send + Sync>> {
-    Ok(serde_json::from_slice(&fs::read(root.join(MODEL))?)?)
+pub fn load_model(root: &Path) -> Result<Tree, Box<dyn std::error::Error + Send + Sync>> {
+    let tree: Tree = serde_json::from_slice(&fs::read(root.join(MODEL))?)?;
+    tree.check(11)?; // the eleven features of the wine data
+    Ok(tree)
 }
 
 /// evaluate: accuracy and mean absolute error on the held-out wines.
 fn evaluate(root: &Path, _params: &Value) -> StageResult {
     let tree = load_model(root)?;
     let test = read_dataset(&root.join(TEST))?;
-    let predicted = tree.predict(test.records());
+    let predicted = tree.predict(test.records().view());
     let n = test.nsamples() as f64;
     let pairs = predicted.iter().zip(test.targets());
     let correct = pairs.clone().filter(|(p, t)| p == t).count() as f64;
@@ -668,7 +671,7 @@ mod tests {
         // Production: the service loads the artifact, not a retrained model.
         let served = load_model(dir.path()).expect("model");
         let test = read_dataset(&dir.path().join(TEST)).expect("test data");
-        let predicted = served.predict(test.records());
+        let predicted = served.predict(test.records().view());
         let correct = predicted
             .iter()
             .zip(test.targets())

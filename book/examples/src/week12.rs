@@ -8,13 +8,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use linfa::prelude::*;
-use linfa_trees::DecisionTree;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Ix1};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::tree::{Tree, TreeError};
 
 pub const FEATURES: [&str; 11] = [
     "fixed_acidity",
@@ -254,14 +255,14 @@ pub struct RunRecord {
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
     #[error("training failed: {0}")]
-    Training(#[from] linfa::Error),
+    Training(#[from] TreeError),
     #[error("cannot serialise the model: {0}")]
     Json(#[from] serde_json::Error),
 }
 
 pub struct Sweep {
     pub log: Vec<RunRecord>,
-    pub models: Vec<DecisionTree<f64, usize>>,
+    pub models: Vec<Tree>,
 }
 // ANCHOR_END: sweep_records
 
@@ -269,15 +270,14 @@ pub struct Sweep {
 /// Trains one tree per depth, logging every run, good or bad.
 pub fn sweep(train: &WineData, valid: &WineData, depths: &[usize]) -> Result<Sweep, SweepError> {
     let data_sha256 = data_sha256(train);
+    let (train_x, train_y) = (train.records().view(), train.targets().view());
     let mut result = Sweep {
         log: Vec::new(),
         models: Vec::new(),
     };
     for (run, &max_depth) in depths.iter().enumerate() {
-        let tree = DecisionTree::params()
-            .max_depth(Some(max_depth))
-            .fit(train)?;
-        let on_valid = tree.predict(valid.records());
+        let tree = Tree::fit(train_x, train_y, max_depth)?;
+        let on_valid = Array1::from(tree.predict(valid.records().view()));
         let model_json = serde_json::to_vec(&tree)?;
         result.log.push(RunRecord {
             run,
@@ -286,7 +286,7 @@ pub fn sweep(train: &WineData, valid: &WineData, depths: &[usize]) -> Result<Swe
             model_sha256: hex::encode(Sha256::digest(&model_json)),
             metrics: RunMetrics {
                 train_accuracy: accuracy(
-                    tree.predict(train.records()).view(),
+                    Array1::from(tree.predict(train_x)).view(),
                     train.targets().view(),
                 ),
                 valid_accuracy: accuracy(on_valid.view(), valid.targets().view()),
@@ -339,13 +339,13 @@ pub struct Importance {
 /// Permutation importance: shuffle one column at a time, breaking its link
 /// with the label, and measure how much accuracy the model loses.
 pub fn permutation_importance(
-    model: &DecisionTree<f64, usize>,
+    model: &Tree,
     records: ArrayView2<f64>,
     targets: ArrayView1<usize>,
     repeats: usize,
     seed: u64,
 ) -> Vec<Importance> {
-    let baseline = accuracy(model.predict(&records).view(), targets);
+    let baseline = accuracy(Array1::from(model.predict(records)).view(), targets);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     FEATURES
         .iter()
@@ -357,7 +357,8 @@ pub fn permutation_importance(
                     let mut column = shuffled.column(j).to_vec();
                     column.shuffle(&mut rng);
                     shuffled.column_mut(j).assign(&Array1::from(column));
-                    baseline - accuracy(model.predict(&shuffled).view(), targets)
+                    let predicted = Array1::from(model.predict(shuffled.view()));
+                    baseline - accuracy(predicted.view(), targets)
                 })
                 .collect();
             let n = drops.len().max(1) as f64;
@@ -383,16 +384,13 @@ pub struct Throughput {
 }
 
 /// Predicts the whole batch `rounds` times and reports rows per second.
-pub fn measure_throughput(
-    model: &DecisionTree<f64, usize>,
-    records: &Array2<f64>,
-    rounds: usize,
-) -> Throughput {
+pub fn measure_throughput(model: &Tree, records: &Array2<f64>, rounds: usize) -> Throughput {
     let start = Instant::now();
     let mut checksum = 0usize;
     for _ in 0..rounds {
         // Use the result, so the work cannot be optimised away.
-        checksum = checksum.wrapping_add(model.predict(std::hint::black_box(records)).sum());
+        let predicted = model.predict(std::hint::black_box(records).view());
+        checksum = checksum.wrapping_add(predicted.iter().sum::<usize>());
     }
     std::hint::black_box(checksum);
     let seconds = start.elapsed().as_secs_f64().max(f64::EPSILON);
@@ -534,10 +532,8 @@ mod tests {
 
         // The chosen model, evaluated again, gives the accuracy its run logged.
         let model = &result.models[best.run];
-        let again = accuracy(
-            model.predict(valid.records()).view(),
-            valid.targets().view(),
-        );
+        let predicted = Array1::from(model.predict(valid.records().view()));
+        let again = accuracy(predicted.view(), valid.targets().view());
         assert_eq!(again, best.metrics.valid_accuracy);
     }
     // ANCHOR_END: sweep_tests
@@ -569,10 +565,8 @@ mod tests {
     #[test]
     fn features_the_tree_never_splits_on_have_zero_importance() {
         let (train, valid) = wine_split(42, 20);
-        let tree = DecisionTree::params()
-            .max_depth(Some(3))
-            .fit(&train)
-            .expect("training succeeds");
+        let (x, y) = (train.records().view(), train.targets().view());
+        let tree = Tree::fit(x, y, 3).expect("training succeeds");
         let unused: Vec<usize> = (0..FEATURES.len())
             .filter(|j| !tree.features().contains(j))
             .collect();
@@ -594,10 +588,8 @@ mod tests {
     #[test]
     fn throughput_counts_every_predicted_row() {
         let (train, valid) = wine_split(42, 20);
-        let tree = DecisionTree::params()
-            .max_depth(Some(6))
-            .fit(&train)
-            .expect("training succeeds");
+        let (x, y) = (train.records().view(), train.targets().view());
+        let tree = Tree::fit(x, y, 6).expect("training succeeds");
         let records = valid.records().to_owned();
         let t = measure_throughput(&tree, &records, 10);
         assert_eq!(t.rows, records.nrows() * 10);

@@ -8,6 +8,7 @@
 
 pub mod model;
 pub mod split;
+pub mod tree;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -47,7 +48,7 @@ pub enum BaselineError {
     #[error("the split left {train} training and {test} test rows; both must be non-empty")]
     EmptySplit { train: usize, test: usize },
     #[error("training failed: {0}")]
-    Training(#[from] linfa::Error),
+    Training(#[from] tree::TreeError),
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,

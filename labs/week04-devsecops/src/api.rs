@@ -46,7 +46,6 @@ impl AppState {
     }
 }
 
-// ANCHOR: api_error
 /// An error response: a status and a JSON [`ErrorBody`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
@@ -82,9 +81,7 @@ impl IntoResponse for ApiError {
         (self.status, Json(self.body)).into_response()
     }
 }
-// ANCHOR_END: api_error
 
-// ANCHOR: json_bytes
 /// The raw body of a request that declares itself JSON, within the size limit.
 ///
 /// Checking the content type and size here, before any parsing, means a
@@ -121,7 +118,6 @@ impl FromRequest<AppState> for JsonBytes {
         }
     }
 }
-// ANCHOR_END: json_bytes
 
 /// Accepts `application/json` with or without parameters (`; charset=utf-8`).
 fn is_json_content_type(value: Option<&header::HeaderValue>) -> bool {
@@ -132,7 +128,6 @@ fn is_json_content_type(value: Option<&header::HeaderValue>) -> bool {
     essence.eq_ignore_ascii_case("application/json")
 }
 
-// ANCHOR: predict_inputs
 /// A validated `POST /predict` body: 1 to 1000 inputs, every value in range.
 pub struct PredictInputs(pub Vec<WineFeatures>);
 
@@ -144,7 +139,6 @@ impl FromRequest<AppState> for PredictInputs {
         Ok(Self(schema::parse_request(&bytes)?))
     }
 }
-// ANCHOR_END: predict_inputs
 
 /// Liveness and readiness in one: the model is loaded before the server
 /// starts listening, so answering at all means ready.
@@ -167,7 +161,6 @@ pub fn predict_response(model: &Model, inputs: &[WineFeatures]) -> PredictRespon
     }
 }
 
-// ANCHOR: predict
 /// Predicts the quality (3 to 8) of each wine in the batch.
 #[utoipa::path(
     post,
@@ -186,7 +179,6 @@ pub async fn predict(
 ) -> Json<PredictResponse> {
     Json(predict_response(&state.model, &inputs))
 }
-// ANCHOR_END: predict
 
 /// Which model, trained on which data, built from which source.
 #[utoipa::path(
@@ -202,7 +194,6 @@ pub async fn version(State(state): State<AppState>) -> Json<VersionResponse> {
     })
 }
 
-// ANCHOR: openapi
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -217,7 +208,6 @@ struct ApiDoc;
 pub fn openapi() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
-// ANCHOR_END: openapi
 
 /// Serves [`openapi`] as JSON.
 pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
@@ -244,7 +234,6 @@ async fn log_request(req: Request, next: Next) -> Response {
     response
 }
 
-// ANCHOR: router
 /// The service's routes, without shared layers or state; see [`finish`].
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -269,7 +258,6 @@ pub fn finish(routes: Router<AppState>, state: AppState) -> Router {
 pub fn router(state: AppState) -> Router {
     finish(routes(), state)
 }
-// ANCHOR_END: router
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod model;
 pub mod pin;
 pub mod schema;
+pub mod tree;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -28,7 +29,6 @@ pub async fn bind(host: IpAddr, port: u16) -> std::io::Result<TcpListener> {
     TcpListener::bind(SocketAddr::new(host, port)).await
 }
 
-// ANCHOR: shutdown
 /// Serves `app` on `listener` until `shutdown` completes, then stops
 /// accepting connections and waits for requests in flight to finish.
 pub async fn serve(
@@ -68,4 +68,3 @@ pub async fn shutdown_signal() {
         () = terminate => tracing::info!("received SIGTERM, shutting down"),
     }
 }
-// ANCHOR_END: shutdown

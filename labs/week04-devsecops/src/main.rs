@@ -55,7 +55,6 @@ fn train(args: &TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-// ANCHOR: serve
 fn serve(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     // Load before listening, so that the port opening means the model is ready.
     //
@@ -79,4 +78,3 @@ fn serve(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         Ok(())
     })
 }
-// ANCHOR_END: serve

@@ -38,7 +38,6 @@ const fn spec(name: &'static str, min: f64, max: f64) -> FeatureSpec {
     FeatureSpec { name, min, max }
 }
 
-// ANCHOR: features
 /// The eleven features, in the column order of the training data. The model
 /// only sees a row of numbers, so this order is part of the model's contract.
 ///
@@ -58,7 +57,6 @@ pub const FEATURES: [FeatureSpec; 11] = [
     spec("sulphates", 0.0, 100.0),
     spec("alcohol", 0.0, 100.0),
 ];
-// ANCHOR_END: features
 
 /// One wine's physico-chemical measurements.
 ///
@@ -387,7 +385,6 @@ fn check_no_unknown_fields(index: usize, map: &Map<String, Value>) -> Result<(),
     }
 }
 
-// ANCHOR: check_ranges
 /// Checks every feature is finite and inside its [`FEATURES`] range.
 pub fn check_ranges(index: usize, features: &WineFeatures) -> Result<(), ValidationError> {
     for (value, feature) in features.to_array().into_iter().zip(FEATURES.iter()) {
@@ -412,9 +409,7 @@ pub fn check_ranges(index: usize, features: &WineFeatures) -> Result<(), Validat
     }
     Ok(())
 }
-// ANCHOR_END: check_ranges
 
-// ANCHOR: validate
 /// Runs every check on a parsed request body and returns the inputs in order.
 /// Stops at the first error, so a response names one problem at a time.
 pub fn validate_request(value: &Value) -> Result<Vec<WineFeatures>, ValidationError> {
@@ -436,7 +431,6 @@ pub fn validate_request(value: &Value) -> Result<Vec<WineFeatures>, ValidationEr
 pub fn parse_request(body: &[u8]) -> Result<Vec<WineFeatures>, ValidationError> {
     validate_request(&parse_json(body)?)
 }
-// ANCHOR_END: validate
 
 #[cfg(test)]
 mod tests {

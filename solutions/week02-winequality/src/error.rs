@@ -18,7 +18,7 @@ pub enum TrainError {
     #[error("the split left {train} training and {test} test rows; both must be non-empty")]
     EmptySplit { train: usize, test: usize },
     #[error("the tree could not be fitted: {0}")]
-    Fit(#[from] linfa::Error),
+    Fit(#[from] crate::tree::TreeError),
     // lab:starter
     // /// A command the starter does not have yet.
     // #[error("`{0}` is not written yet")]

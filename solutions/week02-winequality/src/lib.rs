@@ -12,6 +12,7 @@ pub mod data;
 pub mod error;
 pub mod model;
 pub mod split;
+pub mod tree;
 
 use std::path::{Path, PathBuf};
 
@@ -169,6 +170,10 @@ pub fn load_model(path: &Path) -> Result<TreeModel, AppError> {
             reason: "its features are not the eleven of the wine data, in order".into(),
         });
     }
+    model.check().map_err(|e| AppError::Model {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
     Ok(model)
 }
 

@@ -13,6 +13,7 @@ pub mod config;
 pub mod model;
 pub mod pin;
 pub mod schema;
+pub mod tree;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};

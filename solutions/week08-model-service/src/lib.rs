@@ -11,6 +11,7 @@ pub mod api;
 pub mod config;
 pub mod model;
 pub mod schema;
+pub mod tree;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};

@@ -7,12 +7,12 @@
 use std::path::Path;
 
 use linfa::prelude::*;
-use linfa_trees::DecisionTree;
 use ndarray::{Array2, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::schema::{FEATURES, WineFeatures};
+use crate::tree::{Tree, TreeError};
 
 /// Depth limit of the tree. Deep enough to fit the training data well,
 /// shallow enough to keep the artifact small (a few hundred kilobytes).
@@ -20,12 +20,12 @@ pub const DEFAULT_MAX_DEPTH: usize = 10;
 
 /// Version of the artifact layout. Bump it when the layout changes, so an
 /// old binary refuses a new artifact instead of misreading it.
-pub const ARTIFACT_FORMAT: u32 = 1;
+pub const ARTIFACT_FORMAT: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     #[error("training failed: {0}")]
-    Training(#[from] linfa::Error),
+    Training(#[from] TreeError),
     #[error("cannot read model artifact {path}: {source}")]
     Read {
         path: String,
@@ -60,13 +60,13 @@ pub struct ModelArtifact {
     /// Share of training rows the tree predicts exactly. A sanity figure, not
     /// an estimate of quality on new wines.
     pub train_accuracy: f64,
-    pub tree: DecisionTree<f64, usize>,
+    pub tree: Tree,
 }
 
 /// The loaded model, ready to predict.
 #[derive(Debug, Clone)]
 pub struct Model {
-    tree: DecisionTree<f64, usize>,
+    tree: Tree,
     pub model_version: String,
     pub data_sha256: String,
 }
@@ -91,7 +91,7 @@ pub fn dataset_sha256(records: ArrayView2<f64>, targets: ArrayView1<usize>) -> S
     format!("{:x}", hasher.finalize())
 }
 
-fn tree_sha256(tree: &DecisionTree<f64, usize>) -> Result<String, ModelError> {
+fn tree_sha256(tree: &Tree) -> Result<String, ModelError> {
     Ok(sha256_hex(&serde_json::to_vec(tree)?))
 }
 
@@ -103,19 +103,21 @@ fn model_version(max_depth: usize, tree_sha256: &str) -> String {
 /// Trains a decision tree on the red wine quality data set shipped with
 /// `linfa-datasets` (1599 wines) and returns the artifact.
 ///
-/// Training is not bit-for-bit reproducible: linfa-trees breaks ties between
-/// equally good classes in hash-map order, which varies between runs. That is
-/// why the model version comes from the hash of the tree actually trained,
-/// not from the data and settings: two different trees never share a version.
+/// Training is reproducible: the same data and depth give the same tree (see
+/// [`crate::tree`]), so the same hash and model version. The
+/// version still comes from the hash of the tree actually trained, not from
+/// the settings: two different trees can never share a version.
 pub fn train(max_depth: usize) -> Result<ModelArtifact, ModelError> {
     let dataset = linfa_datasets::winequality();
     let data_sha256 = dataset_sha256(dataset.records().view(), dataset.targets().view());
 
-    let tree = DecisionTree::params()
-        .max_depth(Some(max_depth))
-        .fit(&dataset)?;
+    let tree = Tree::fit(
+        dataset.records().view(),
+        dataset.targets().view(),
+        max_depth,
+    )?;
 
-    let predictions = tree.predict(dataset.records());
+    let predictions = tree.predict(dataset.records().view());
     let correct = predictions
         .iter()
         .zip(dataset.targets().iter())
@@ -180,6 +182,10 @@ impl Model {
         }
         // Catches a truncated, hand-edited or mismatched file before it
         // serves a single prediction.
+        artifact
+            .tree
+            .check(FEATURES.len())
+            .map_err(|e| ModelError::Invalid(e.to_string()))?;
         let actual = tree_sha256(&artifact.tree)?;
         if actual != artifact.tree_sha256 {
             return Err(ModelError::Invalid(format!(
@@ -212,7 +218,7 @@ impl Model {
         }
         let rows: Vec<[f64; 11]> = inputs.iter().map(WineFeatures::to_array).collect();
         let records = Array2::from_shape_fn((rows.len(), FEATURES.len()), |(i, j)| rows[i][j]);
-        self.tree.predict(&records).to_vec()
+        self.tree.predict(records.view())
     }
 }
 
@@ -228,8 +234,10 @@ mod tests {
     fn training_records_versions_and_hashes() {
         let a = trained();
         let b = trained();
-        // The data hash depends only on the data.
+        // The data hash depends only on the data; the tree, on the data and
+        // the depth.
         assert_eq!(a.data_sha256, b.data_sha256);
+        assert_eq!(a.tree_sha256, b.tree_sha256);
         assert_eq!(
             a.model_version,
             format!("tree-d10-{}", &a.tree_sha256[..12])

@@ -254,7 +254,7 @@ impl Kind {
 
     fn what(self) -> &'static str {
         match self {
-            Kind::Reference => "week-8 wine-service, Rust + axum + linfa",
+            Kind::Reference => "week-8 wine-service, Rust + axum + the course's tree",
             Kind::Peer => "FastAPI + scikit-learn on uvicorn",
             Kind::Noop => "axum handler that does no work",
         }

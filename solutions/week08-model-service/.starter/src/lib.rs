@@ -10,6 +10,7 @@ pub mod api;
 pub mod config;
 pub mod model;
 pub mod schema;
+pub mod tree;
 
 use std::net::SocketAddr;
 
