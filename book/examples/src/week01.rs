@@ -1,6 +1,8 @@
-//! Week 1: a reproducible baseline on the red-wine data.
+//! Week 1: a reproducible baseline on the iris flowers.
 //!
-//! A run takes a [`RunConfig`], splits the 1,599 wines into a training and a
+//! This is a sibling of the week 1 lab, not its answer: the same techniques on
+//! another data set. A run takes a [`RunConfig`], splits the 150 flowers (four
+//! measurements each, three species numbered 0, 1 and 2) into a training and a
 //! test set with a seeded random number generator, fits two baselines (the
 //! majority class and a shallow decision tree) and evaluates both on the test
 //! set. The result is a [`Metrics`] value written as canonical JSON, so that two
@@ -29,8 +31,8 @@ pub struct RunConfig {
     pub seed: u64,
     /// Share of the rows held out for testing, strictly between 0 and 1.
     pub test_fraction: f64,
-    /// Split each quality class separately, so that rare classes appear in
-    /// both sets in the same proportion.
+    /// Split each species separately, so that every species appears in both
+    /// sets in the same proportion.
     pub stratified: bool,
     /// Depth limit of the decision tree.
     pub max_depth: usize,
@@ -42,7 +44,7 @@ impl Default for RunConfig {
             seed: 42,
             test_fraction: 0.2,
             stratified: true,
-            max_depth: 4,
+            max_depth: 3,
         }
     }
 }
@@ -65,7 +67,7 @@ pub enum BaselineError {
     Io(#[from] std::io::Error),
 }
 
-// ANCHOR: split
+// ANCHOR: split_groups
 /// Row indices of the training and the test set, each in ascending order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Split {
@@ -77,7 +79,7 @@ pub struct Split {
 ///
 /// The only source of randomness is a ChaCha8 generator seeded from
 /// `config.seed`, so the same seed always gives the same split. With
-/// `stratified`, each quality class is shuffled and cut on its own, in
+/// `stratified`, each species is shuffled and cut on its own, in
 /// ascending class order (a `BTreeMap`, never a `HashMap`, whose iteration
 /// order changes from run to run).
 pub fn split_indices(targets: &[usize], config: &RunConfig) -> Result<Split, BaselineError> {
@@ -96,6 +98,9 @@ pub fn split_indices(targets: &[usize], config: &RunConfig) -> Result<Split, Bas
     } else {
         vec![(0..targets.len()).collect()]
     };
+    // ANCHOR_END: split_groups
+
+    // ANCHOR: split_cut
 
     let (mut train, mut test) = (Vec::new(), Vec::new());
     for mut rows in groups {
@@ -117,16 +122,16 @@ pub fn split_indices(targets: &[usize], config: &RunConfig) -> Result<Split, Bas
     }
     Ok(Split { train, test })
 }
-// ANCHOR_END: split
+// ANCHOR_END: split_cut
 
-// ANCHOR: metrics
+// ANCHOR: metrics_types
 /// How well one model did on the test set.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelMetrics {
-    /// Share of test wines whose quality was predicted exactly.
+    /// Share of test flowers whose species was predicted correctly.
     pub accuracy: f64,
-    /// Mean absolute error, in quality points.
-    pub mae: f64,
+    /// Per species, the share of its test flowers predicted correctly.
+    pub recall: BTreeMap<usize, f64>,
 }
 
 /// What a run reports: the configuration and data it ran on, and one entry
@@ -141,27 +146,35 @@ pub struct Metrics {
     pub models: BTreeMap<String, ModelMetrics>,
 }
 
+// ANCHOR_END: metrics_types
+
+// ANCHOR: metrics_evaluate
 /// Rounds to six decimals, so files stay short and readable.
 fn round6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
 
-/// Scores predictions against the true qualities.
+/// Scores predictions against the true species.
 pub fn evaluate(predicted: &[usize], actual: &[usize]) -> ModelMetrics {
     assert_eq!(predicted.len(), actual.len(), "one prediction per row");
-    let n = actual.len().max(1) as f64;
-    let correct = predicted.iter().zip(actual).filter(|(p, a)| p == a).count();
-    let abs_error: usize = predicted
-        .iter()
-        .zip(actual)
-        .map(|(p, a)| p.abs_diff(*a))
-        .sum();
+    // For each true species: (correctly predicted, all) test flowers.
+    let mut counts: BTreeMap<usize, (usize, usize)> = BTreeMap::new();
+    for (&p, &a) in predicted.iter().zip(actual) {
+        let (hits, all) = counts.entry(a).or_default();
+        *hits += usize::from(p == a);
+        *all += 1;
+    }
+    let correct: usize = counts.values().map(|&(hits, _)| hits).sum();
+    let recall = counts
+        .into_iter()
+        .map(|(class, (hits, all))| (class, round6(hits as f64 / all as f64)))
+        .collect();
     ModelMetrics {
-        accuracy: round6(correct as f64 / n),
-        mae: round6(abs_error as f64 / n),
+        accuracy: round6(correct as f64 / actual.len().max(1) as f64),
+        recall,
     }
 }
-// ANCHOR_END: metrics
+// ANCHOR_END: metrics_evaluate
 
 /// SHA-256 (lowercase hex) of a data set: every feature value and then the
 /// label of each row, as little-endian `f64` bytes. It changes when any number
@@ -212,13 +225,13 @@ pub fn fit_tree(
 }
 // ANCHOR_END: stable_tree
 
-// ANCHOR: run
+// ANCHOR: run_split
 /// One complete run: split, fit both baselines, evaluate them.
 pub fn run(config: &RunConfig) -> Result<Metrics, BaselineError> {
     if config.max_depth == 0 {
         return Err(BaselineError::MaxDepth);
     }
-    let data = linfa_datasets::winequality();
+    let data = linfa_datasets::iris();
     let data_sha256 = dataset_sha256(data.records().view(), data.targets().view());
 
     let targets: Vec<usize> = data.targets().to_vec();
@@ -231,10 +244,12 @@ pub fn run(config: &RunConfig) -> Result<Metrics, BaselineError> {
     };
     let (train, test) = (subset(&split.train), subset(&split.test));
     let actual = test.targets().to_vec();
+    // ANCHOR_END: run_split
 
+    // ANCHOR: run_models
     let mut models = BTreeMap::new();
 
-    // Baseline 1: always answer the most common quality in the training set.
+    // Baseline 1: always answer the most common species in the training set.
     let train_targets = train.targets().to_vec();
     let majority = majority_class(&train_targets).ok_or(BaselineError::EmptySplit {
         train: 0,
@@ -259,9 +274,9 @@ pub fn run(config: &RunConfig) -> Result<Metrics, BaselineError> {
         models,
     })
 }
-// ANCHOR_END: run
+// ANCHOR_END: run_models
 
-// ANCHOR: canonical
+// ANCHOR: canonical_json
 /// Writes a JSON value in one canonical form: object keys sorted, no
 /// insignificant whitespace, numbers in serde_json's shortest round-trip
 /// notation. Equal values always give equal bytes, whatever order the maps
@@ -303,6 +318,9 @@ fn write_canonical(value: &Value, out: &mut String) {
     }
 }
 
+// ANCHOR_END: canonical_json
+
+// ANCHOR: canonical_write
 /// Writes the metrics as canonical JSON followed by a newline.
 pub fn write_metrics(metrics: &Metrics, mut out: impl Write) -> Result<(), BaselineError> {
     let json = to_canonical_json(&serde_json::to_value(metrics)?);
@@ -310,7 +328,7 @@ pub fn write_metrics(metrics: &Metrics, mut out: impl Write) -> Result<(), Basel
     out.write_all(b"\n")?;
     Ok(())
 }
-// ANCHOR_END: canonical
+// ANCHOR_END: canonical_write
 
 #[cfg(test)]
 mod tests {
@@ -338,7 +356,7 @@ mod tests {
 
     #[test]
     fn a_different_seed_gives_a_different_split() {
-        let targets = linfa_datasets::winequality().targets().to_vec();
+        let targets = linfa_datasets::iris().targets().to_vec();
         let a = split_indices(&targets, &RunConfig::default()).expect("valid");
         let b = split_indices(
             &targets,
@@ -357,15 +375,17 @@ mod tests {
         let metrics = run(&RunConfig::default()).expect("runs");
         let tree = &metrics.models["decision_tree"];
         let majority = &metrics.models["majority_class"];
-        assert!(tree.accuracy > majority.accuracy, "{metrics:?}");
-        assert!(tree.accuracy >= 0.5, "{metrics:?}");
-        assert!(majority.accuracy > 0.35, "{metrics:?}");
-        assert_eq!(metrics.train_rows + metrics.test_rows, 1599);
+        // Three species of 50 flowers each: the majority class is right
+        // about a third of the time, a depth-3 tree nearly always.
+        assert!(majority.accuracy < 0.4, "{metrics:?}");
+        assert!(tree.accuracy >= 0.9, "{metrics:?}");
+        assert!(tree.accuracy > majority.accuracy + 0.5, "{metrics:?}");
+        assert_eq!((metrics.train_rows, metrics.test_rows), (120, 30));
     }
 
     #[test]
     fn split_is_a_partition_in_the_right_proportion() {
-        let targets = linfa_datasets::winequality().targets().to_vec();
+        let targets = linfa_datasets::iris().targets().to_vec();
         for stratified in [true, false] {
             let config = RunConfig {
                 stratified,
@@ -375,25 +395,25 @@ mod tests {
             let mut all: Vec<usize> = split.train.iter().chain(&split.test).copied().collect();
             all.sort_unstable();
             assert_eq!(all, (0..targets.len()).collect::<Vec<_>>());
-            let share = split.test.len() as f64 / targets.len() as f64;
-            assert!((share - 0.2).abs() < 0.01, "test share {share}");
+            // 20% of 150 is exactly 30, and of each species' 50 exactly 10.
+            assert_eq!(split.test.len(), 30);
         }
     }
 
     #[test]
     fn stratified_split_keeps_every_class_in_both_sets() {
-        let targets = linfa_datasets::winequality().targets().to_vec();
+        let targets = linfa_datasets::iris().targets().to_vec();
         let split = split_indices(&targets, &RunConfig::default()).expect("valid");
-        for class in 3..=8 {
+        for class in 0..=2 {
             let in_set = |rows: &[usize]| rows.iter().filter(|&&r| targets[r] == class).count();
-            assert!(in_set(&split.train) > 0, "class {class} missing from train");
-            assert!(in_set(&split.test) > 0, "class {class} missing from test");
+            assert_eq!(in_set(&split.train), 40, "species {class} in train");
+            assert_eq!(in_set(&split.test), 10, "species {class} in test");
         }
     }
 
     #[test]
     fn bad_configs_are_refused() {
-        let targets = vec![5, 6, 5, 6];
+        let targets = vec![0, 1, 0, 1];
         for fraction in [0.0, 1.0, -0.5, f64::NAN] {
             let config = RunConfig {
                 test_fraction: fraction,
@@ -421,16 +441,16 @@ mod tests {
 
     #[test]
     fn majority_breaks_ties_towards_the_smallest_class() {
-        assert_eq!(majority_class(&[6, 5, 6, 5]), Some(5));
-        assert_eq!(majority_class(&[7, 6, 6]), Some(6));
+        assert_eq!(majority_class(&[1, 0, 1, 0]), Some(0));
+        assert_eq!(majority_class(&[2, 1, 1]), Some(1));
         assert_eq!(majority_class(&[]), None);
     }
 
     #[test]
-    fn evaluate_counts_exact_hits_and_absolute_error() {
-        let m = evaluate(&[5, 6, 7, 5], &[5, 5, 5, 5]);
-        assert_eq!(m.accuracy, 0.5);
-        assert_eq!(m.mae, 0.75);
+    fn evaluate_counts_hits_overall_and_per_species() {
+        let m = evaluate(&[0, 1, 2, 2, 0], &[0, 1, 1, 2, 2]);
+        assert_eq!(m.accuracy, 0.6);
+        assert_eq!(m.recall, BTreeMap::from([(0, 1.0), (1, 0.5), (2, 0.5)]));
     }
 
     #[test]
@@ -450,7 +470,7 @@ mod tests {
     fn metrics_file_names_config_data_and_models() {
         let text = String::from_utf8(metrics_bytes(&RunConfig::default())).expect("UTF-8");
         assert!(text.ends_with("}\n"));
-        assert!(text.starts_with(r#"{"config":{"max_depth":4,"seed":42,"stratified":true,"test_fraction":0.2},"data_sha256":""#), "{text}");
+        assert!(text.starts_with(r#"{"config":{"max_depth":3,"seed":42,"stratified":true,"test_fraction":0.2},"data_sha256":""#), "{text}");
         assert!(
             text.contains(r#""models":{"decision_tree":{"accuracy":"#),
             "{text}"
