@@ -12,7 +12,7 @@ Inputs are validated by pydantic (unknown fields refused, every value a finite
 number within the reference's bounds, 1 to 1000 wines) and failures answer 422
 with the reference's error shape, {"error": ..., "field": "inputs[0].ph"}.
 
-The model is a decision tree of depth 10, like the reference's linfa tree,
+The model is a decision tree of depth 10, like the reference's (the course's tree),
 trained at start-up on the red-wine CSV that the linfa-datasets crate ships
 (WINE_CSV; run.sh finds it in the cargo registry).
 """
