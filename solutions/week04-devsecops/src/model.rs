@@ -15,7 +15,7 @@ use crate::schema::{FEATURES, WineFeatures};
 use crate::tree::{Tree, TreeError};
 
 /// Depth limit of the tree. Deep enough to fit the training data well,
-/// shallow enough to keep the artifact small (a few hundred kilobytes).
+/// shallow enough to keep the artifact small (about 20 KB of JSON).
 pub const DEFAULT_MAX_DEPTH: usize = 10;
 
 /// Version of the artifact layout. Bump it when the layout changes, so an
@@ -104,9 +104,9 @@ fn model_version(max_depth: usize, tree_sha256: &str) -> String {
 /// `linfa-datasets` (1599 wines) and returns the artifact.
 ///
 /// Training is reproducible: the same data and depth give the same tree (see
-/// [`crate::tree`]), so the same hash and model version. The
-/// version still comes from the hash of the tree actually trained, not from
-/// the settings: two different trees can never share a version.
+/// [`crate::tree`]), so the same hash and model version. The version still
+/// comes from the hash of the tree actually trained, not from the settings:
+/// two different trees can never share a version.
 pub fn train(max_depth: usize) -> Result<ModelArtifact, ModelError> {
     let dataset = linfa_datasets::winequality();
     let data_sha256 = dataset_sha256(dataset.records().view(), dataset.targets().view());
