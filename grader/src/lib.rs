@@ -9,6 +9,7 @@
 
 pub mod checks;
 pub mod context;
+pub mod course_key;
 pub mod crates;
 pub mod docker;
 pub mod fakes;

@@ -6,6 +6,7 @@
 //! 130 when interrupted.
 
 use clap::{Parser, Subcommand};
+use grader::course_key::{self, CourseKey};
 use grader::docker::{self, probe, sweep};
 use grader::spec::{self, LabSpec};
 use grader::{Audience, GradeRequest, report};
@@ -62,6 +63,16 @@ enum Command {
         /// registry, through a proxy say); by default a bridge network of its own
         #[arg(long, value_name = "NETWORK")]
         fetch_network: Option<String>,
+        /// The age identity with which judges open the files students seal to
+        /// the course's recipient (weeks 6 and 7): a key file, `practice` (the
+        /// open edition's published key) or `none` (those checks are not run).
+        #[arg(
+            long,
+            env = "MLOPS_COURSE_KEY",
+            value_name = "FILE|practice|none",
+            default_value = "practice"
+        )]
+        course_key: String,
         /// Show no progress on stderr (by default: live phase lines on a
         /// terminal, timestamped phase lines in CI or a pipe).
         #[arg(long, short)]
@@ -81,6 +92,24 @@ enum Command {
     },
     /// Remove the grader's cached images and any container a crashed run left.
     Clean,
+    /// Make or read the course key (weeks 6 and 7).
+    #[command(subcommand)]
+    CourseKey(CourseKeyCommand),
+}
+
+#[derive(Subcommand)]
+enum CourseKeyCommand {
+    /// Make a new course key for a term: writes the identity to FILE (mode
+    /// 0600, never over an existing file) and prints the recipient to publish.
+    New {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Print the recipient of a course key (by default the practice key's).
+    Recipient {
+        #[arg(value_name = "FILE|practice", default_value = "practice")]
+        key: String,
+    },
 }
 
 fn parse_build_arg(s: &str) -> Result<(String, String), String> {
@@ -154,6 +183,29 @@ async fn run(cli: Cli) -> Result<(), Exit> {
             print!("{}", report::rubric_markdown(&load_lab(&lab)?));
             Ok(())
         }
+        Command::CourseKey(CourseKeyCommand::New { out }) => {
+            let (text, recipient) = course_key::generate();
+            write_new_secret(&out, &text)?;
+            println!("{recipient}");
+            eprintln!(
+                "grader: wrote the identity to {}; keep it with the instructors and publish only the recipient above",
+                out.display()
+            );
+            Ok(())
+        }
+        Command::CourseKey(CourseKeyCommand::Recipient { key }) => {
+            let key = CourseKey::from_arg(&key).map_err(|e| Exit(2, e))?;
+            match key.recipient() {
+                Some(r) => println!("{r}"),
+                None => {
+                    return Err(Exit(
+                        2,
+                        "`none` is no key: give a key file or `practice`".into(),
+                    ));
+                }
+            }
+            Ok(())
+        }
         Command::Clean => {
             let docker = connect().await?;
             let containers = sweep::sweep_orphans(&docker).await.map_err(grading)?;
@@ -174,9 +226,11 @@ async fn run(cli: Cli) -> Result<(), Exit> {
             allow_images,
             runtime,
             fetch_network,
+            course_key,
             quiet,
         } => {
             let lab = load_lab(&lab)?;
+            let course_key = CourseKey::from_arg(&course_key).map_err(|e| Exit(2, e))?;
             docker::dockerfile::AllowList::new(&allow_images)
                 .map_err(|e| Exit(2, format!("--allow-image: {e}")))?;
             let meta = std::fs::metadata(&submission).map_err(|e| {
@@ -207,6 +261,7 @@ async fn run(cli: Cli) -> Result<(), Exit> {
                 allow_images,
                 progress: grader::progress::for_stderr(quiet),
                 fetch_network,
+                course_key,
             };
             let graded = tokio::select! {
                 r = grader::grade(&docker, &request) => r,
@@ -285,6 +340,29 @@ async fn sweep_own(docker: &bollard::Docker) -> Result<(), bollard::errors::Erro
         }
     }
     Ok(())
+}
+
+/// Writes a secret to a new file, readable by its owner only; never over an
+/// existing file (a term's key lost by mistake cannot be made again).
+fn write_new_secret(path: &Path, text: &str) -> Result<(), Exit> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let result = std::fs::OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()));
+    result.map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => Exit(
+            2,
+            format!(
+                "{} exists; a course key is never overwritten: choose another file",
+                path.display()
+            ),
+        ),
+        _ => Exit(2, format!("cannot write {}: {e}", path.display())),
+    })
 }
 
 fn write(path: &Path, text: &str, append: bool) -> Result<(), Exit> {

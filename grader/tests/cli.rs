@@ -203,3 +203,70 @@ fn progress_goes_to_stderr_as_phase_lines_and_quiet_silences_it() {
     let again: serde_json::Value = serde_json::from_slice(&quiet.stdout).expect("JSON on stdout");
     assert_eq!(again["score"], report["score"]);
 }
+
+#[test]
+fn a_new_course_key_is_private_prints_its_recipient_and_is_never_overwritten() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("term.txt");
+    let made = grader()
+        .args(["course-key", "new", "--out"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicate::str::is_match("^age1[02-9ac-hj-np-z]{58}\n$").expect("regex"));
+    let recipient = String::from_utf8_lossy(&made.get_output().stdout).into_owned();
+    let mode = std::fs::metadata(&out)
+        .expect("written")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    grader()
+        .args(["course-key", "recipient"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(recipient.clone());
+    let before = std::fs::read(&out).expect("read");
+    grader()
+        .args(["course-key", "new", "--out"])
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("never overwritten"))
+        .stderr(one_line());
+    assert_eq!(
+        std::fs::read(&out).expect("read"),
+        before,
+        "the key is kept"
+    );
+}
+
+#[test]
+fn the_practice_key_is_the_default_and_a_bad_course_key_is_a_usage_error() {
+    grader()
+        .args(["course-key", "recipient"])
+        .assert()
+        .success()
+        .stdout("age1vndujzkd5arc0sgc37jk62qnmkr2qrk3y8vwpplq9rwpagsneq9q67qryl\n");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let junk = dir.path().join("junk.txt");
+    std::fs::write(&junk, "not a key\n").expect("write");
+    grader()
+        .args(["grade", "week06", "."])
+        .arg("--course-key")
+        .arg(&junk)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("junk.txt")
+                .and(predicate::str::contains("not an age identity")),
+        )
+        .stderr(one_line());
+    grader()
+        .args(["grade", "week06", ".", "--course-key", "/no/such/key.txt"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/no/such/key.txt: cannot read"))
+        .stderr(one_line());
+}

@@ -401,6 +401,7 @@ async fn an_allowed_missing_image_is_pulled_by_the_grader_and_its_absence_is_a_g
         allow_images: vec![format!("127.0.0.1:{}/course/*", registry.port)],
         progress: std::sync::Arc::new(grader::progress::Quiet),
         fetch_network: None,
+        course_key: grader::course_key::CourseKey::practice(),
     };
     let error = match grader::grade(&docker, &request).await {
         Ok(report) => panic!("graded: {report:#?}"),

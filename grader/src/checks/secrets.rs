@@ -30,6 +30,11 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
             "a private key",
             r"-----BEGIN (?:RSA |DSA |EC |OPENSSH |PGP |ENCRYPTED )?PRIVATE KEY(?: BLOCK)?-----",
         ),
+        // age-keygen's identities: Bech32 of 32 bytes (58 characters).
+        p(
+            "an age identity",
+            r"\bAGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}\b",
+        ),
         p("an AWS access key", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
         p(
             "a GitHub token",
@@ -218,6 +223,13 @@ mod tests {
                 "a".repeat(18) + &"B1".repeat(9)
             )),
             vec!["a GitHub token"]
+        );
+        assert_eq!(
+            kinds(&format!(
+                "# public key: age1...\n{}{}\n",
+                "AGE-SECRET-KEY-1", "QYZXW3N8KD4LT7SDVEZ0P3M5RH2GJXW9C6UEY8AQN5T0Z3F7LKDSQ2P9RM"
+            )),
+            vec!["an age identity"]
         );
         assert_eq!(
             kinds(&format!("{} = \"hunter2-{}\"", "password", "rosebud")),

@@ -13,6 +13,7 @@
 //! container. Containers and volumes are removed whatever happened.
 
 use super::{labels, sandbox, sweep};
+use crate::course_key;
 use crate::spec::{ContainerSpec, WORKDIR};
 use bollard::Docker;
 use bollard::container::LogOutput;
@@ -37,6 +38,8 @@ pub const TREE: &str = "/work/tree";
 pub struct Step<'a> {
     pub image: &'a str,
     pub argv: Argv<'a>,
+    /// The course identity is mounted for this step (a judge's only).
+    pub course_key: bool,
 }
 
 /// What a step runs.
@@ -59,6 +62,8 @@ pub struct Invocation<'a> {
     pub stdin: Option<&'a [u8]>,
     /// The submission's files as a tar, for [`TREE`].
     pub tree: Option<&'a [u8]>,
+    /// The course identity file's text, for the steps that ask for it.
+    pub course_key: Option<&'a str>,
     /// Input files, path relative to the work folder to content.
     pub files: &'a BTreeMap<String, String>,
     /// The folder, relative to the work folder, whose files are read back.
@@ -108,10 +113,14 @@ pub enum RunError {
 pub async fn run(docker: &Docker, inv: &Invocation<'_>) -> Result<Finished, RunError> {
     let name = super::labels::unique(&format!("grader-{}-command", inv.lab));
     let tree = inv.tree.map(|_| format!("{name}-tree"));
+    let key = inv
+        .course_key
+        .filter(|_| inv.steps.iter().any(|s| s.course_key))
+        .map(|_| format!("{name}-key"));
     let mut volumes = Vec::new();
     let mut ids = Vec::new();
     let mut result = Ok(Finished::default());
-    for volume in std::iter::once(&name).chain(&tree) {
+    for volume in std::iter::once(&name).chain(&tree).chain(&key) {
         let made = docker
             .create_volume(VolumeCreateRequest {
                 name: Some(volume.clone()),
@@ -128,7 +137,12 @@ pub async fn run(docker: &Docker, inv: &Invocation<'_>) -> Result<Finished, RunE
         }
     }
     if result.is_ok() {
-        result = run_steps(docker, inv, &name, tree.as_deref(), &mut ids).await;
+        let mounts = Mounts {
+            work: &name,
+            tree: tree.as_deref(),
+            key: key.as_deref(),
+        };
+        result = run_steps(docker, inv, &mounts, &mut ids).await;
     }
     for id in &ids {
         sweep::remove_container(docker, id).await?;
@@ -143,20 +157,35 @@ pub async fn run(docker: &Docker, inv: &Invocation<'_>) -> Result<Finished, RunE
     result
 }
 
+/// The volumes of a run.
+struct Mounts<'a> {
+    /// Shared by every step at the work folder.
+    work: &'a str,
+    /// The submission's files, read-only at [`TREE`].
+    tree: Option<&'a str>,
+    /// The course identity, read-only at [`course_key::MOUNT`] for the steps
+    /// that ask for it.
+    key: Option<&'a str>,
+}
+
 /// Runs each step in turn, within the one deadline, until one before the last
 /// fails; `ids` collects every container made, for removal.
 async fn run_steps(
     docker: &Docker,
     inv: &Invocation<'_>,
-    volume: &str,
-    tree: Option<&str>,
+    mounts: &Mounts<'_>,
     ids: &mut Vec<String>,
 ) -> Result<Finished, RunError> {
     let (Some(first), Some(last)) = (inv.steps.first(), inv.steps.len().checked_sub(1)) else {
         return Err(RunError::Refused("a command with no step to run".into()));
     };
-    if let (Some(tar), Some(tree)) = (inv.tree, tree) {
-        load_tree(docker, inv, first.image, tree, tar, ids).await?;
+    if let (Some(tar), Some(tree)) = (inv.tree, mounts.tree) {
+        load_volume(docker, inv, first.image, (TREE, tree), tar.to_vec(), ids).await?;
+    }
+    if let (Some(text), Some(key)) = (inv.course_key, mounts.key) {
+        let tar = key_tar(text)
+            .map_err(|e| RunError::Docker(bollard::errors::Error::IOError { err: e }))?;
+        load_volume(docker, inv, first.image, (course_key::MOUNT, key), tar, ids).await?;
     }
     let started = std::time::Instant::now();
     let mut finished = Finished::default();
@@ -165,8 +194,9 @@ async fn run_steps(
             step,
             first: i == 0,
             last: i == last,
-            volume,
-            tree,
+            volume: mounts.work,
+            tree: mounts.tree,
+            key: mounts.key.filter(|_| step.course_key),
             deadline: inv.deadline.saturating_sub(started.elapsed()),
         };
         finished = run_step(docker, inv, &run, ids).await?;
@@ -179,14 +209,14 @@ async fn run_steps(
     Ok(finished)
 }
 
-/// Puts the submission's files into the tree volume through a container that
-/// is never started (a read-only mount cannot be written to).
-async fn load_tree(
+/// Puts files into a volume that steps mount read-only, through a container
+/// that is never started (a read-only mount cannot be written to).
+async fn load_volume(
     docker: &Docker,
     inv: &Invocation<'_>,
     image: &str,
-    tree: &str,
-    tar: &[u8],
+    (target, volume): (&str, &str),
+    tar: Vec<u8>,
     ids: &mut Vec<String>,
 ) -> Result<(), RunError> {
     let body = bollard::models::ContainerCreateBody {
@@ -196,13 +226,13 @@ async fn load_tree(
         network_disabled: Some(true),
         host_config: Some(bollard::models::HostConfig {
             network_mode: Some("none".to_string()),
-            mounts: Some(vec![sandbox::volume_mount(TREE, tree, false)]),
+            mounts: Some(vec![sandbox::volume_mount(target, volume, false)]),
             ..sandbox::locked_down(inv.container.memory_mb, inv.container.cpus, 8)
         }),
         ..Default::default()
     };
     let opts = CreateContainerOptionsBuilder::default()
-        .name(&format!("{tree}-load"))
+        .name(&format!("{volume}-load"))
         .build();
     let id = docker
         .create_container(Some(opts), body)
@@ -211,12 +241,20 @@ async fn load_tree(
         .id;
     ids.push(id.clone());
     let upload = UploadToContainerOptionsBuilder::default()
-        .path(TREE)
+        .path(target)
         .build();
     docker
-        .upload_to_container(&id, Some(upload), bollard::body_full(tar.to_vec().into()))
+        .upload_to_container(&id, Some(upload), bollard::body_full(tar.into()))
         .await?;
     Ok(())
+}
+
+/// The course identity as a tar of one file, readable by the judge only.
+fn key_tar(text: &str) -> std::io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut h = header(tar::EntryType::Regular, 0o400, text.len() as u64);
+    builder.append_data(&mut h, course_key::FILE_NAME, text.as_bytes())?;
+    builder.into_inner()
 }
 
 /// One step of a run, and where it stands in the sequence.
@@ -226,6 +264,8 @@ struct StepRun<'a> {
     last: bool,
     volume: &'a str,
     tree: Option<&'a str>,
+    /// The course identity's volume, for a step that asks for it.
+    key: Option<&'a str>,
     deadline: Duration,
 }
 
@@ -250,6 +290,7 @@ async fn run_step(
         env: inv.env,
         volume: run.volume,
         tree: run.tree,
+        course_key: run.key,
         workdir: WORKDIR,
         stdin: stdin.is_some(),
         beside: inv.beside,

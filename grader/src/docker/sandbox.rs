@@ -88,6 +88,9 @@ pub struct CommandContainer<'a> {
     /// A volume holding the submission's files, mounted read-only at
     /// `<workdir>/tree`.
     pub tree: Option<&'a str>,
+    /// A volume holding the course identity, mounted read-only at
+    /// [`crate::course_key::MOUNT`].
+    pub course_key: Option<&'a str>,
     pub workdir: &'a str,
     pub stdin: bool,
     /// A running container whose network namespace this one joins (the
@@ -147,6 +150,10 @@ pub fn command(c: &CommandContainer<'_>) -> ContainerCreateBody {
                     .chain(
                         c.tree
                             .map(|t| volume_mount(&format!("{}/tree", c.workdir), t, true)),
+                    )
+                    .chain(
+                        c.course_key
+                            .map(|k| volume_mount(crate::course_key::MOUNT, k, true)),
                     )
                     .collect(),
             ),
@@ -234,6 +241,7 @@ mod tests {
             env: &env,
             volume: "vol",
             tree: None,
+            course_key: None,
             workdir: "/work",
             stdin: false,
             beside: None,
@@ -274,11 +282,31 @@ mod tests {
             env: &env,
             volume: "vol",
             tree: Some("vol-tree"),
+            course_key: None,
             workdir: "/work",
             stdin: false,
             beside: None,
         };
         let body = command(&judge);
+        let key = command(&CommandContainer {
+            course_key: Some("vol-key"),
+            ..judge
+        });
+        let mounts = key.host_config.and_then(|h| h.mounts).expect("mounts");
+        let at_course = mounts
+            .iter()
+            .find(|m| m.target.as_deref() == Some(crate::course_key::MOUNT))
+            .expect("the course key's volume is mounted for a step that asks");
+        assert_eq!(at_course.read_only, Some(true));
+        assert!(
+            body.host_config
+                .as_ref()
+                .and_then(|h| h.mounts.as_ref())
+                .is_some_and(|m| m
+                    .iter()
+                    .all(|m| m.target.as_deref() != Some(crate::course_key::MOUNT))),
+            "and for no other"
+        );
         assert_eq!(body.entrypoint.as_ref(), Some(&command_line));
         assert_eq!(body.cmd, Some(vec![]));
         let host = body.host_config.expect("host config");

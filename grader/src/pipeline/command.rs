@@ -6,10 +6,10 @@
 //! A command check's run is kept for the file checks that read it; a file check
 //! whose command was not run (a hidden command in a student's grade) runs it.
 
-use super::GradeError;
 use super::build::Image;
 use super::scorecard::Scorecard;
 use super::watch::Watch;
+use super::{GradeError, GradeRequest};
 use crate::checks::{self, Outcome, Problem};
 use crate::crates::{self, BUILDER_CRATES};
 use crate::docker::command::{self, Argv, Finished, Invocation, RunError, Step};
@@ -23,17 +23,15 @@ use std::time::{Duration, Instant};
 
 /// Judges command checks and the file checks on their output. Without an
 /// image, only the commands that run judges' images alone.
-#[allow(clippy::too_many_arguments)]
 pub async fn judge(
     docker: &Docker,
-    lab: &LabSpec,
-    submission: &Path,
+    req: &GradeRequest,
     image: Option<&Image>,
-    fetch_network: Option<&str>,
     checks: &[&CheckSpec],
     card: &mut Scorecard,
     watch: &Watch<'_>,
 ) -> Result<(), GradeError> {
+    let lab = &req.lab;
     let judged_here = |c: &&&CheckSpec| {
         let runnable = image.is_some() || !lab.check_needs_image(c);
         runnable && c.kind.phase() == Phase::Command
@@ -42,8 +40,14 @@ pub async fn judge(
         return Ok(());
     }
     let t = Instant::now();
-    let mut runner = Runner::new(docker, lab, submission, image, None).fetching(fetch_network);
+    let mut runner = Runner::new(docker, lab, &req.submission, image, None)
+        .fetching(req.fetch_network.as_deref())
+        .with_course_key(req.course_key.identity());
     for check in checks.iter().filter(|c| judged_here(c)) {
+        if req.course_key.identity().is_none() && needs_course_key(lab, check) {
+            card.not_run([check], NO_COURSE_KEY);
+            continue;
+        }
         watch.step(&check.title);
         let started = Instant::now();
         let outcome = runner.judge(check, check.timeout).await?;
@@ -51,6 +55,25 @@ pub async fn judge(
     }
     card.report.timings.checks_ms += t.elapsed().as_millis() as u64;
     Ok(())
+}
+
+/// Why a check that opens files sealed to the course's recipient was not run.
+pub(super) const NO_COURSE_KEY: &str = "it opens files sealed to the course's recipient, and this grade has no course key (--course-key none): the instructors' grading runs it";
+
+/// Whether a check's command (or the command whose output it reads) opens
+/// files with the course identity.
+pub(super) fn needs_course_key(lab: &LabSpec, check: &CheckSpec) -> bool {
+    let command = match &check.kind {
+        CheckKind::Command(spec) => Some(spec),
+        CheckKind::File(rule) => rule.command().and_then(|id| {
+            lab.checks.iter().find_map(|c| match &c.kind {
+                CheckKind::Command(spec) if c.id == id => Some(spec),
+                _ => None,
+            })
+        }),
+        _ => None,
+    };
+    command.is_some_and(CommandSpec::needs_course_key)
 }
 
 /// Runs commands and keeps each check's first run.
@@ -72,6 +95,8 @@ pub(super) struct Runner<'a> {
     beside: Option<&'a str>,
     /// The network a fetch of the crates the submission adds joins.
     fetch_network: Option<&'a str>,
+    /// The course identity, for the judge steps that ask for it.
+    course_key: Option<&'a str>,
 }
 
 impl<'a> Runner<'a> {
@@ -96,7 +121,14 @@ impl<'a> Runner<'a> {
             judges_present: HashMap::new(),
             beside,
             fetch_network: None,
+            course_key: None,
         }
+    }
+
+    /// The course identity given to the judge steps that ask for it.
+    pub(super) fn with_course_key(mut self, identity: Option<&'a str>) -> Self {
+        self.course_key = identity;
+        self
     }
 
     /// The network through which crates the submission adds are fetched
@@ -255,6 +287,7 @@ impl<'a> Runner<'a> {
             vec![Step {
                 image: &images[0],
                 argv: Argv::Args(&spec.args),
+                course_key: false,
             }]
         } else {
             spec.steps
@@ -266,6 +299,9 @@ impl<'a> Runner<'a> {
                         Some(_) => Argv::Command(&step.args),
                         None => Argv::Args(&step.args),
                     },
+                    // The spec refuses it on the submission's steps; this
+                    // keeps it so whatever the spec says.
+                    course_key: step.course_key && step.judge().is_some(),
                 })
                 .collect()
         };
@@ -284,6 +320,7 @@ impl<'a> Runner<'a> {
             env: &spec.env,
             stdin: spec.stdin.as_deref().map(str::as_bytes),
             tree: tree.as_deref(),
+            course_key: self.course_key,
             files: &spec.files,
             output_dir: spec.output_dir.as_deref(),
             deadline,

@@ -22,6 +22,7 @@ pub mod service;
 pub mod source;
 mod watch;
 
+use crate::course_key::CourseKey;
 use crate::docker::{probe, sweep};
 use crate::progress::Progress;
 use crate::result::{Audience, Report};
@@ -54,6 +55,9 @@ pub struct GradeRequest {
     /// The Docker network the container that fetches the crates a submission
     /// adds joins (`--fetch-network`); a network of its own when `None`.
     pub fetch_network: Option<String>,
+    /// The identity with which judges open files sealed to the course's
+    /// recipient (`--course-key`); the practice key unless told otherwise.
+    pub course_key: CourseKey,
 }
 
 /// A failure of grading itself (not of the submission): the engine broke, the
@@ -97,17 +101,7 @@ pub async fn grade(docker: &Docker, req: &GradeRequest) -> Result<Report, GradeE
     if has(Phase::Command) {
         watch.enter(Phase::Command, &card, &checks);
         let image = image.as_ref();
-        command::judge(
-            docker,
-            lab,
-            &req.submission,
-            image,
-            req.fetch_network.as_deref(),
-            &checks,
-            &mut card,
-            &watch,
-        )
-        .await?;
+        command::judge(docker, req, image, &checks, &mut card, &watch).await?;
     }
     if let Some(image) = &image
         && lab.has_service()

@@ -230,13 +230,18 @@ async fn judge(
         Some(image),
         Some(service.probe_id),
     )
-    .fetching(req.fetch_network.as_deref());
+    .fetching(req.fetch_network.as_deref())
+    .with_course_key(req.course_key.identity());
     for check in checks.iter().filter(|c| c.kind.phase() == Phase::Service) {
         if stopped.is_none() {
             stopped = interrupted(docker, id, budget, card).await?;
         }
         if let Some(why) = &stopped {
             card.not_run([check], why);
+            continue;
+        }
+        if req.course_key.identity().is_none() && super::command::needs_course_key(lab, check) {
+            card.not_run([check], super::command::NO_COURSE_KEY);
             continue;
         }
         watch.step(&check.title);

@@ -88,6 +88,11 @@ pub struct StepSpec {
     /// How messages name the step (a shell script is long): its command line
     /// by default.
     pub name: Option<String>,
+    /// A judge's step that opens files sealed to the course's recipient: the
+    /// course identity is mounted read-only at `/course/identity.txt` for it
+    /// (and for no other step). Without a course key the check is not run.
+    #[serde(default)]
+    pub course_key: bool,
 }
 
 fn submission() -> String {
@@ -200,6 +205,11 @@ impl CommandExpect {
 }
 
 impl CommandSpec {
+    /// Whether a step needs the course identity.
+    pub fn needs_course_key(&self) -> bool {
+        self.steps.iter().any(|s| s.course_key)
+    }
+
     /// Whether any of its containers runs the submission's image.
     pub fn runs_submission(&self) -> bool {
         self.steps.is_empty() || self.steps.iter().any(|s| s.judge().is_none())
@@ -228,6 +238,11 @@ impl CommandSpec {
                 Some(_) if step.args.is_empty() => {
                     return Err(format!(
                         "steps[{i}]: a judge's step needs its command line in args"
+                    ));
+                }
+                None if step.course_key => {
+                    return Err(format!(
+                        "steps[{i}]: course_key is for a judge's step; the submission never sees the course identity"
                     ));
                 }
                 None if step.image != SUBMISSION => {

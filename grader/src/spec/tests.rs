@@ -252,6 +252,13 @@ fn command_file_and_repository_mistakes_are_named_in_one_line() {
             "checks[0] (a): expect.code 300 is not an exit code",
         ),
         (
+            check(
+                "command",
+                "steps = [{ args = [\"unseal\"], course_key = true }]",
+            ),
+            "steps[0]: course_key is for a judge's step; the submission never sees the course identity",
+        ),
+        (
             check("command", "expect = { bad_input = true, code = 1 }"),
             "bad_input means exit code 2",
         ),

@@ -9,6 +9,7 @@ pub mod repo;
 pub mod week03;
 pub mod week04;
 pub mod week05;
+pub mod week06;
 
 use grader::result::{Audience, Report, Verdict};
 use grader::spec::LabSpec;
@@ -189,6 +190,7 @@ pub async fn grade_alongside(
         allow_images: Vec::new(),
         progress: std::sync::Arc::new(grader::progress::Quiet),
         fetch_network: None,
+        course_key: grader::course_key::CourseKey::practice(),
     };
     grader::grade(docker, &request)
         .await
@@ -245,6 +247,7 @@ pub async fn grade_with(
         allow_images: Vec::new(),
         progress: std::sync::Arc::new(grader::progress::Quiet),
         fetch_network: None,
+        course_key: grader::course_key::CourseKey::practice(),
     };
     let report = grader::grade(docker, &request)
         .await
@@ -339,6 +342,7 @@ pub async fn judge_session(
     let steps = [Step {
         image: &lab.judges[judge],
         argv: Argv::Command(&script),
+        course_key: false,
     }];
     let run = command::run(
         docker,
@@ -350,6 +354,7 @@ pub async fn judge_session(
             env: &Default::default(),
             stdin: None,
             tree,
+            course_key: None,
             files,
             output_dir,
             deadline: std::time::Duration::from_secs(120),

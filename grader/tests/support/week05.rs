@@ -35,17 +35,7 @@ pub enum Repo {
 pub fn repository(source: &str, edits: &[Edit], repo: Repo) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     copy_tree(&super::workspace().join(source), dir.path());
-    for edit in edits {
-        let path = dir.path().join(&edit.path);
-        let text = std::fs::read_to_string(&path).expect("read");
-        assert!(
-            text.contains(&edit.from),
-            "{}: no {:?}",
-            edit.path,
-            edit.from
-        );
-        std::fs::write(&path, text.replacen(&edit.from, &edit.to, 1)).expect("write");
-    }
+    apply(dir.path(), edits);
     if repo == Repo::LargeFile {
         std::fs::write(dir.path().join("wallpaper.bin"), vec![7u8; 300 * 1024]).expect("ballast");
     }
@@ -55,6 +45,21 @@ pub fn repository(source: &str, edits: &[Edit], repo: Repo) -> tempfile::TempDir
         leak_and_remove(dir.path());
     }
     dir
+}
+
+/// Applies `edits` to the files under `dir`.
+pub fn apply(dir: &Path, edits: &[Edit]) {
+    for edit in edits {
+        let path = dir.join(&edit.path);
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(
+            text.contains(&edit.from),
+            "{}: no {:?}",
+            edit.path,
+            edit.from
+        );
+        std::fs::write(&path, text.replacen(&edit.from, &edit.to, 1)).expect("write");
+    }
 }
 
 /// A private key committed, then deleted: the tree is clean, the history not.
