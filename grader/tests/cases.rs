@@ -41,7 +41,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use serde::Deserialize;
 use support::early_labs::Design;
 use support::week05::Edit;
-use support::{Image, lost, week03, week04, week05};
+use support::{Image, lost, week03, week04, week05, week06};
 
 /// Labs that have no case file, each with the reason. Every other embedded lab
 /// must have one.
@@ -116,6 +116,10 @@ enum Maker {
     /// A copy of week 5's reference dotfiles, with `[[case.edit]]`s of its
     /// files, in a git repository (`repo`: a defect of support::week05::Repo).
     Dotfiles,
+    /// A copy of week 6's reference solution (the agebox crate and its keys),
+    /// with `[[case.edit]]`s, in a git repository with a release tag (`repo`:
+    /// how it is signed, support::week06::Repo).
+    Keys,
     /// `fixture-week08 --mode MODE` FROM scratch (`image`: a defect of the
     /// Dockerfile, support::Image). Week 8.
     Service,
@@ -140,6 +144,10 @@ enum Make {
         edits: Vec<Edit>,
         repo: week05::Repo,
     },
+    Keys {
+        edits: Vec<Edit>,
+        repo: week06::Repo,
+    },
     Service {
         mode: String,
         image: Image,
@@ -155,6 +163,7 @@ impl Make {
             Make::Planner { mode, repo } => week03::fixture_submission(mode, *repo),
             Make::HardenedService { mode, repo } => week04::fixture_submission(mode, *repo),
             Make::Dotfiles { edits, repo } => week05::repository(week05::SOLUTION, edits, *repo),
+            Make::Keys { edits, repo } => week06::repository(edits, *repo),
             Make::Service { mode, image } => support::submission(mode, *image, &[]),
         }
     }
@@ -364,7 +373,7 @@ fn read_case(lab: &str, spec: &LabSpec, maker: Maker, value: toml::Value) -> Res
     let allowed: &[&str] = match maker {
         Maker::EarlyLabs => &["mode", "design"],
         Maker::Planner | Maker::HardenedService => &["mode", "repo"],
-        Maker::Dotfiles => &["edit", "repo"],
+        Maker::Dotfiles | Maker::Keys => &["edit", "repo"],
         Maker::Service => &["mode", "image"],
     };
     let given = [
@@ -419,6 +428,10 @@ fn read_case(lab: &str, spec: &LabSpec, maker: Maker, value: toml::Value) -> Res
         Maker::Dotfiles => Make::Dotfiles {
             edits: raw.edit.clone(),
             repo: variant(&raw.repo, week05::Repo::Good)?,
+        },
+        Maker::Keys => Make::Keys {
+            edits: raw.edit.clone(),
+            repo: variant(&raw.repo, week06::Repo::Good)?,
         },
         Maker::Service => Make::Service {
             mode: mode()?,
@@ -487,6 +500,7 @@ fn maker_name(maker: Maker) -> &'static str {
         Maker::Planner => "planner",
         Maker::HardenedService => "hardened-service",
         Maker::Dotfiles => "dotfiles",
+        Maker::Keys => "keys",
         Maker::Service => "service",
     }
 }
@@ -507,7 +521,20 @@ async fn grade_case(case: &Case) {
     let spec = lab(&case.lab);
     let max: u32 = spec.checks.iter().map(|c| c.points).sum();
     let dir = case.make.submission(&case.lab);
-    let report = support::grade(&docker, spec, dir.path()).await;
+    let report = match case.make {
+        // Week 6's image is the solution's own Dockerfile, on the local base images.
+        Make::Keys { .. } => {
+            support::grade_with(
+                &docker,
+                spec,
+                dir.path(),
+                grader::Audience::Student,
+                support::real_build_args(),
+            )
+            .await
+        }
+        _ => support::grade(&docker, spec, dir.path()).await,
+    };
     assert_eq!(
         report.container.verdict,
         ContainerVerdict::Ran,
