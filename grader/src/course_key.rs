@@ -23,6 +23,9 @@ pub const PRACTICE: &str = include_str!("../course-key/practice.txt");
 pub const MOUNT: &str = "/course";
 /// The identity file's name in [`MOUNT`].
 pub const FILE_NAME: &str = "identity.txt";
+/// The recipient's file (one `age1...` line) in [`MOUNT`], for tools that
+/// cannot derive it from the identity (sops, a policy script).
+pub const RECIPIENT_FILE: &str = "recipient.txt";
 
 /// The course identity a grade has, if any.
 #[derive(Clone)]
@@ -107,6 +110,20 @@ impl CourseKey {
     pub fn identity(&self) -> Option<&str> {
         match self {
             CourseKey::Identity { text, .. } => Some(text),
+            CourseKey::Absent => None,
+        }
+    }
+
+    /// The files a judge step that asks for the key finds in [`MOUNT`], by
+    /// name: the identity and its recipient.
+    pub fn mounted_files(&self) -> Option<Vec<(&'static str, String)>> {
+        match self {
+            CourseKey::Identity {
+                text, recipient, ..
+            } => Some(vec![
+                (FILE_NAME, text.clone()),
+                (RECIPIENT_FILE, format!("{recipient}\n")),
+            ]),
             CourseKey::Absent => None,
         }
     }

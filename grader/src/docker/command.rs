@@ -62,8 +62,9 @@ pub struct Invocation<'a> {
     pub stdin: Option<&'a [u8]>,
     /// The submission's files as a tar, for [`TREE`].
     pub tree: Option<&'a [u8]>,
-    /// The course identity file's text, for the steps that ask for it.
-    pub course_key: Option<&'a str>,
+    /// The course key's files (identity and recipient, by name), for the
+    /// steps that ask for them.
+    pub course_key: Option<&'a [(&'static str, String)]>,
     /// Input files, path relative to the work folder to content.
     pub files: &'a BTreeMap<String, String>,
     /// The folder, relative to the work folder, whose files are read back.
@@ -182,8 +183,8 @@ async fn run_steps(
     if let (Some(tar), Some(tree)) = (inv.tree, mounts.tree) {
         load_volume(docker, inv, first.image, (TREE, tree), tar.to_vec(), ids).await?;
     }
-    if let (Some(text), Some(key)) = (inv.course_key, mounts.key) {
-        let tar = key_tar(text)
+    if let (Some(files), Some(key)) = (inv.course_key, mounts.key) {
+        let tar = key_tar(files)
             .map_err(|e| RunError::Docker(bollard::errors::Error::IOError { err: e }))?;
         load_volume(docker, inv, first.image, (course_key::MOUNT, key), tar, ids).await?;
     }
@@ -249,11 +250,13 @@ async fn load_volume(
     Ok(())
 }
 
-/// The course identity as a tar of one file, readable by the judge only.
-fn key_tar(text: &str) -> std::io::Result<Vec<u8>> {
+/// The course key's files as a tar, readable by the judge only.
+fn key_tar(files: &[(&str, String)]) -> std::io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
-    let mut h = header(tar::EntryType::Regular, 0o400, text.len() as u64);
-    builder.append_data(&mut h, course_key::FILE_NAME, text.as_bytes())?;
+    for (name, text) in files {
+        let mut h = header(tar::EntryType::Regular, 0o400, text.len() as u64);
+        builder.append_data(&mut h, name, text.as_bytes())?;
+    }
     builder.into_inner()
 }
 

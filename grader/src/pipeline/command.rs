@@ -11,6 +11,7 @@ use super::scorecard::Scorecard;
 use super::watch::Watch;
 use super::{GradeError, GradeRequest};
 use crate::checks::{self, Outcome, Problem};
+use crate::course_key::CourseKey;
 use crate::crates::{self, BUILDER_CRATES};
 use crate::docker::command::{self, Argv, Finished, Invocation, RunError, Step};
 use crate::docker::fetch::{self, Fetch, Fetched};
@@ -42,7 +43,7 @@ pub async fn judge(
     let t = Instant::now();
     let mut runner = Runner::new(docker, lab, &req.submission, image, None)
         .fetching(req.fetch_network.as_deref())
-        .with_course_key(req.course_key.identity());
+        .with_course_key(&req.course_key);
     for check in checks.iter().filter(|c| judged_here(c)) {
         if req.course_key.identity().is_none() && needs_course_key(lab, check) {
             card.not_run([check], NO_COURSE_KEY);
@@ -95,8 +96,8 @@ pub(super) struct Runner<'a> {
     beside: Option<&'a str>,
     /// The network a fetch of the crates the submission adds joins.
     fetch_network: Option<&'a str>,
-    /// The course identity, for the judge steps that ask for it.
-    course_key: Option<&'a str>,
+    /// The course key's files, for the judge steps that ask for them.
+    course_key: Option<Vec<(&'static str, String)>>,
 }
 
 impl<'a> Runner<'a> {
@@ -125,9 +126,9 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// The course identity given to the judge steps that ask for it.
-    pub(super) fn with_course_key(mut self, identity: Option<&'a str>) -> Self {
-        self.course_key = identity;
+    /// The course key given to the judge steps that ask for it.
+    pub(super) fn with_course_key(mut self, key: &CourseKey) -> Self {
+        self.course_key = key.mounted_files();
         self
     }
 
@@ -320,7 +321,7 @@ impl<'a> Runner<'a> {
             env: &spec.env,
             stdin: spec.stdin.as_deref().map(str::as_bytes),
             tree: tree.as_deref(),
-            course_key: self.course_key,
+            course_key: self.course_key.as_deref(),
             files: &spec.files,
             output_dir: spec.output_dir.as_deref(),
             deadline,

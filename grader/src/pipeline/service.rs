@@ -231,7 +231,7 @@ async fn judge(
         Some(service.probe_id),
     )
     .fetching(req.fetch_network.as_deref())
-    .with_course_key(req.course_key.identity());
+    .with_course_key(&req.course_key);
     for check in checks.iter().filter(|c| c.kind.phase() == Phase::Service) {
         if stopped.is_none() {
             stopped = interrupted(docker, id, budget, card).await?;

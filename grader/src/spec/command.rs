@@ -90,7 +90,8 @@ pub struct StepSpec {
     pub name: Option<String>,
     /// A judge's step that opens files sealed to the course's recipient: the
     /// course identity is mounted read-only at `/course/identity.txt` for it
-    /// (and for no other step). Without a course key the check is not run.
+    /// (and for no other step), with its recipient beside it at
+    /// `/course/recipient.txt`. Without a course key the check is not run.
     #[serde(default)]
     pub course_key: bool,
 }
