@@ -41,7 +41,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use serde::Deserialize;
 use support::early_labs::Design;
 use support::week05::Edit;
-use support::{Image, lost, week03, week04, week05, week06};
+use support::{Image, lost, week03, week04, week05, week06, week07};
 
 /// Labs that have no case file, each with the reason. Every other embedded lab
 /// must have one.
@@ -120,6 +120,10 @@ enum Maker {
     /// with `[[case.edit]]`s, in a git repository with a release tag (`repo`:
     /// how it is signed, support::week06::Repo).
     Keys,
+    /// A copy of week 7's reference solution (the wine-config crate, its
+    /// workflow and its SOPS-encrypted settings), with `[[case.edit]]`s, in a
+    /// git repository (`repo`: a secret in its history, support::week07::Repo).
+    Workflows,
     /// `fixture-week08 --mode MODE` FROM scratch (`image`: a defect of the
     /// Dockerfile, support::Image). Week 8.
     Service,
@@ -148,6 +152,10 @@ enum Make {
         edits: Vec<Edit>,
         repo: week06::Repo,
     },
+    Workflows {
+        edits: Vec<Edit>,
+        repo: week07::Repo,
+    },
     Service {
         mode: String,
         image: Image,
@@ -164,6 +172,7 @@ impl Make {
             Make::HardenedService { mode, repo } => week04::fixture_submission(mode, *repo),
             Make::Dotfiles { edits, repo } => week05::repository(week05::SOLUTION, edits, *repo),
             Make::Keys { edits, repo } => week06::repository(edits, *repo),
+            Make::Workflows { edits, repo } => week07::repository(week07::SOLUTION, edits, *repo),
             Make::Service { mode, image } => support::submission(mode, *image, &[]),
         }
     }
@@ -373,7 +382,7 @@ fn read_case(lab: &str, spec: &LabSpec, maker: Maker, value: toml::Value) -> Res
     let allowed: &[&str] = match maker {
         Maker::EarlyLabs => &["mode", "design"],
         Maker::Planner | Maker::HardenedService => &["mode", "repo"],
-        Maker::Dotfiles | Maker::Keys => &["edit", "repo"],
+        Maker::Dotfiles | Maker::Keys | Maker::Workflows => &["edit", "repo"],
         Maker::Service => &["mode", "image"],
     };
     let given = [
@@ -432,6 +441,10 @@ fn read_case(lab: &str, spec: &LabSpec, maker: Maker, value: toml::Value) -> Res
         Maker::Keys => Make::Keys {
             edits: raw.edit.clone(),
             repo: variant(&raw.repo, week06::Repo::Good)?,
+        },
+        Maker::Workflows => Make::Workflows {
+            edits: raw.edit.clone(),
+            repo: variant(&raw.repo, week07::Repo::Good)?,
         },
         Maker::Service => Make::Service {
             mode: mode()?,
@@ -501,6 +514,7 @@ fn maker_name(maker: Maker) -> &'static str {
         Maker::HardenedService => "hardened-service",
         Maker::Dotfiles => "dotfiles",
         Maker::Keys => "keys",
+        Maker::Workflows => "workflows",
         Maker::Service => "service",
     }
 }
@@ -522,8 +536,8 @@ async fn grade_case(case: &Case) {
     let max: u32 = spec.checks.iter().map(|c| c.points).sum();
     let dir = case.make.submission(&case.lab);
     let report = match case.make {
-        // Week 6's image is the solution's own Dockerfile, on the local base images.
-        Make::Keys { .. } => {
+        // Weeks 6 and 7 build the solution's own Dockerfile, on the local base images.
+        Make::Keys { .. } | Make::Workflows { .. } => {
             support::grade_with(
                 &docker,
                 spec,

@@ -10,6 +10,7 @@ pub mod week03;
 pub mod week04;
 pub mod week05;
 pub mod week06;
+pub mod week07;
 
 use grader::result::{Audience, Report, Verdict};
 use grader::spec::LabSpec;
