@@ -47,6 +47,15 @@ pub fn commit(dir: &Path, paths: &[&str], message: &str) {
     git(dir, &["commit", "-q", "--allow-empty", "-m", message]);
 }
 
+/// `text` committed as `file` (with `message`), then the file deleted in the
+/// next commit: the tree is clean, the history is not.
+pub fn commit_then_remove(dir: &Path, file: &str, text: &str, message: &str) {
+    std::fs::write(dir.join(file), text).expect("write");
+    commit(dir, &[file], message);
+    std::fs::remove_file(dir.join(file)).expect("rm");
+    commit(dir, &[file], &format!("chore: remove {file}"));
+}
+
 /// An annotated tag on HEAD.
 pub fn tag(dir: &Path, name: &str) {
     git(dir, &["tag", "-a", name, "-m", name]);

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::repo::{commit, copy_tree, init};
+use super::repo::{commit, commit_then_remove, copy_tree, init};
 
 pub const SOLUTION: &str = "solutions/week05-dotfiles";
 
@@ -69,8 +69,5 @@ fn leak_and_remove(dir: &Path) {
         "-----BEGIN {} PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END {} PRIVATE KEY-----\n",
         "OPENSSH", "OPENSSH"
     );
-    std::fs::write(dir.join("id_ed25519"), key).expect("key");
-    commit(dir, &["id_ed25519"], "chore: my ssh key");
-    std::fs::remove_file(dir.join("id_ed25519")).expect("rm");
-    commit(dir, &["id_ed25519"], "chore: remove the key");
+    commit_then_remove(dir, "id_ed25519", &key, "chore: my ssh key");
 }

@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::repo::{commit, copy_tree, git, init};
+use super::repo::{commit, commit_then_remove, copy_tree, git, init};
 use super::week05::Edit;
 
 pub const SOLUTION: &str = "solutions/week06-secure-setup";
@@ -129,8 +129,5 @@ fn leak_and_remove(dir: &Path) {
         "# public key: age1...\n{}{}\n",
         "AGE-SECRET-KEY-1", "QYZXW3N8KD4LT7SDVEZ0P3M5RH2GJXW9C6UEY8AQN5T0Z3F7LKDSQ2P9RM"
     );
-    std::fs::write(dir.join("key.txt"), identity).expect("key");
-    commit(dir, &["key.txt"], "chore: my age key");
-    std::fs::remove_file(dir.join("key.txt")).expect("rm");
-    commit(dir, &["key.txt"], "chore: remove the key");
+    commit_then_remove(dir, "key.txt", &identity, "chore: my age key");
 }
