@@ -127,6 +127,9 @@ enum Maker {
     /// `fixture-week08 --mode MODE` FROM scratch (`image`: a defect of the
     /// Dockerfile, support::Image). Week 8.
     Service,
+    /// `fixture-week09 --mode MODE` FROM scratch beside the reference's k8s/
+    /// manifests with `[[case.edit]]`s (support::week09). Week 9.
+    Pod,
 }
 
 /// A case's submission, as its maker and variant say.
@@ -160,6 +163,10 @@ enum Make {
         mode: String,
         image: Image,
     },
+    Pod {
+        mode: String,
+        edits: Vec<Edit>,
+    },
 }
 
 impl Make {
@@ -174,6 +181,7 @@ impl Make {
             Make::Keys { edits, repo } => week06::repository(edits, *repo),
             Make::Workflows { edits, repo } => week07::repository(week07::SOLUTION, edits, *repo),
             Make::Service { mode, image } => support::submission(mode, *image, &[]),
+            Make::Pod { mode, edits } => support::week09::submission(mode, edits),
         }
     }
 
@@ -384,6 +392,7 @@ fn read_case(lab: &str, spec: &LabSpec, maker: Maker, value: toml::Value) -> Res
         Maker::Planner | Maker::HardenedService => &["mode", "repo"],
         Maker::Dotfiles | Maker::Keys | Maker::Workflows => &["edit", "repo"],
         Maker::Service => &["mode", "image"],
+        Maker::Pod => &["mode", "edit"],
     };
     let given = [
         ("mode", raw.mode.is_some()),
@@ -449,6 +458,10 @@ fn read_case(lab: &str, spec: &LabSpec, maker: Maker, value: toml::Value) -> Res
         Maker::Service => Make::Service {
             mode: mode()?,
             image: raw.image.unwrap_or(Image::Good),
+        },
+        Maker::Pod => Make::Pod {
+            mode: mode()?,
+            edits: raw.edit.clone(),
         },
     };
     let mut messages = Vec::new();
@@ -516,6 +529,7 @@ fn maker_name(maker: Maker) -> &'static str {
         Maker::Keys => "keys",
         Maker::Workflows => "workflows",
         Maker::Service => "service",
+        Maker::Pod => "pod",
     }
 }
 

@@ -17,6 +17,7 @@ pub mod scores;
 pub mod secrets;
 pub mod sigterm;
 mod snapshot;
+pub mod startup;
 
 pub use image::{ImageFacts, check as image_check};
 
@@ -118,13 +119,21 @@ pub async fn run(check: &CheckSpec, env: &Env<'_>) -> Outcome {
             route,
             expect,
         } => invoke::check(env, fake, event, *route, expect.as_ref(), check.timeout).await,
-        CheckKind::Sigterm { .. } => Err(Problem::Error(
-            "sigterm checks are run by the scheduler, at the end".into(),
+        CheckKind::Sigterm { .. } | CheckKind::Drain { .. } => Err(Problem::Error(
+            "sigterm and drain checks are run by the scheduler, at the end".into(),
+        )),
+        CheckKind::Startup(_) => Err(Problem::Error(
+            "startup checks are judged by the scheduler, from what it saw while waiting".into(),
         )),
         CheckKind::Command(_) | CheckKind::File(_) | CheckKind::Repository(_) => Err(
             Problem::Error("command, file and repository checks are run before the service".into()),
         ),
     }
+}
+
+/// Why a request got no answer, in a few words (refused, timed out, ...).
+pub fn http_error(e: &reqwest::Error) -> String {
+    http::describe(e)
 }
 
 /// " (a redirect to LOCATION, which the grader does not follow)" for a 3xx

@@ -33,18 +33,36 @@ const SETTLE: Duration = Duration::from_millis(300);
 /// How long the request may take when sent as usual, before SIGTERM.
 const BASELINE: Duration = Duration::from_secs(3);
 
+/// What the drain check asks once SIGTERM has been sent, while the request
+/// is still held in flight.
+pub struct Drain<'a> {
+    /// The readiness path, and what it must answer now.
+    pub ready_path: &'a str,
+    pub status: u16,
+    /// Sent afresh: it must still be served.
+    pub request: &'a RequestSpec,
+}
+
+/// The verdicts of one SIGTERM: the sigterm check's, and the drain check's
+/// when one was asked for.
+pub struct Stopped {
+    pub outcome: Outcome,
+    pub drain: Option<Outcome>,
+}
+
 /// Sends SIGTERM to the container, with `request` held in flight, and waits
-/// up to `grace` for it to stop. The outer error is the engine's.
+/// up to `grace` for it to stop; with `drain`, asks its questions in between.
+/// The outer error is the engine's.
 pub async fn check(
     docker: &Docker,
     id: &str,
     env: &Env<'_>,
-    request: &RequestSpec,
-    grace: Duration,
-) -> Result<Outcome, bollard::errors::Error> {
+    (request, grace): (&RequestSpec, Duration),
+    drain: Option<&Drain<'_>>,
+) -> Result<Stopped, bollard::errors::Error> {
     let what = format!("{} {}", request.method, request.path);
     if !answers_normally(env, request).await {
-        return exit_code_alone(docker, id, &what, grace).await;
+        return exit_code_alone(docker, id, (&what, grace), env, drain).await;
     }
     let held = Held::start(env, request).await;
     let signalled = Instant::now();
@@ -52,6 +70,10 @@ pub async fn check(
         .signal("SIGTERM")
         .build();
     docker.kill_container(id, Some(term)).await?;
+    let drained = match drain {
+        Some(d) => Some(draining(env, d).await),
+        None => None,
+    };
     let answer = match held {
         Ok(held) => held.finish(grace).await,
         Err(why) => Err(why),
@@ -61,12 +83,82 @@ pub async fn check(
             .kill_container(id, None::<bollard::query_parameters::KillContainerOptions>)
             .await
             .ok();
-        return Ok(Err(Problem::Fail(format!(
-            "the service did not stop within {} s of SIGTERM and was killed; handle SIGTERM: stop accepting, finish the requests in flight, exit",
-            grace.as_secs()
-        ))));
+        return Ok(Stopped {
+            outcome: Err(Problem::Fail(format!(
+                "the service did not stop within {} s of SIGTERM and was killed; handle SIGTERM: stop accepting, finish the requests in flight, exit",
+                grace.as_secs()
+            ))),
+            drain: drained,
+        });
     };
-    Ok(judge(&what, answer, code))
+    Ok(Stopped {
+        outcome: judge(&what, answer, code),
+        drain: drained,
+    })
+}
+
+/// The drain's questions, a moment after SIGTERM: is the service still
+/// answering, and saying it is not ready? Is a new request still served?
+async fn draining(env: &Env<'_>, drain: &Drain<'_>) -> Outcome {
+    tokio::time::sleep(SETTLE).await;
+    let path = drain.ready_path;
+    let ready = env
+        .http
+        .get(format!("{}{path}", env.base))
+        .timeout(Duration::from_secs(1))
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .map_err(|e| http::describe(&e));
+    let fresh = &drain.request;
+    let served = tokio::time::timeout(Duration::from_secs(2), http::send(env, fresh))
+        .await
+        .map_err(|_| "no answer within 2 s".to_string())
+        .and_then(|answer| answer.map(|a| a.status).map_err(describe_problem));
+    let what = format!("{} {}", fresh.method, fresh.path);
+    judge_drain(path, drain.status, ready, (&what, served))
+}
+
+fn describe_problem(p: Problem) -> String {
+    match p {
+        Problem::Fail(m) | Problem::Error(m) => m,
+    }
+}
+
+/// The drain's verdict from the readiness answer and the fresh request's.
+fn judge_drain(
+    path: &str,
+    status: u16,
+    ready: Result<u16, String>,
+    (what, served): (&str, Result<u16, String>),
+) -> Outcome {
+    match ready {
+        Err(why) => {
+            return Err(Problem::Fail(format!(
+                "right after SIGTERM, GET {path} got no answer ({why}): the service stopped accepting at once. Traffic keeps coming for a few seconds while the orchestrator takes the pod out of the Service: keep serving, answering {status} to GET {path}, then stop"
+            )));
+        }
+        Ok(200) => {
+            return Err(Problem::Fail(format!(
+                "after SIGTERM, GET {path} still answered 200: answer {status} as soon as SIGTERM arrives, so that no new traffic is sent to a pod that is leaving"
+            )));
+        }
+        Ok(s) if s != status => {
+            return Err(Problem::Fail(format!(
+                "after SIGTERM, GET {path} answered {s}, not {status}"
+            )));
+        }
+        Ok(_) => {}
+    }
+    match served {
+        Ok(s) if (200..300).contains(&s) => Ok(()),
+        Ok(s) => Err(Problem::Fail(format!(
+            "while draining after SIGTERM, a new {what} was answered {s}: keep serving requests until the drain ends"
+        ))),
+        Err(why) => Err(Problem::Fail(format!(
+            "while draining after SIGTERM, a new {what} got no answer ({why}): keep serving requests until the drain ends"
+        ))),
+    }
 }
 
 /// Whether the request, sent as usual, gets a full 2xx answer in time.
@@ -82,14 +174,19 @@ async fn answers_normally(env: &Env<'_>, request: &RequestSpec) -> bool {
 async fn exit_code_alone(
     docker: &Docker,
     id: &str,
-    what: &str,
-    grace: Duration,
-) -> Result<Outcome, bollard::errors::Error> {
+    (what, grace): (&str, Duration),
+    env: &Env<'_>,
+    drain: Option<&Drain<'_>>,
+) -> Result<Stopped, bollard::errors::Error> {
     let signalled = Instant::now();
     let term = KillContainerOptionsBuilder::default()
         .signal("SIGTERM")
         .build();
     docker.kill_container(id, Some(term)).await?;
+    let drained = match drain {
+        Some(d) => Some(draining(env, d).await),
+        None => None,
+    };
     let code = exit_code_within(docker, id, signalled + grace).await?;
     if code.is_none() {
         docker
@@ -97,7 +194,10 @@ async fn exit_code_alone(
             .await
             .ok();
     }
-    Ok(judge_without_request(what, code, grace))
+    Ok(Stopped {
+        outcome: judge_without_request(what, code, grace),
+        drain: drained,
+    })
 }
 
 fn judge_without_request(what: &str, code: Option<i64>, grace: Duration) -> Outcome {
@@ -246,6 +346,20 @@ mod tests {
             Err(Problem::Fail(m)) => m,
             other => panic!("expected a failure, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_drain_says_not_ready_and_still_serves() {
+        let ok = |ready, served| judge_drain("/health", 503, ready, ("GET /version", served));
+        assert!(ok(Ok(503), Ok(200)).is_ok());
+        assert!(
+            fails(ok(Err("connection refused".into()), Ok(200)))
+                .contains("stopped accepting at once")
+        );
+        assert!(fails(ok(Ok(200), Ok(200))).contains("still answered 200"));
+        assert!(fails(ok(Ok(500), Ok(200))).contains("answered 500, not 503"));
+        assert!(fails(ok(Ok(503), Ok(503))).contains("a new GET /version was answered 503"));
+        assert!(fails(ok(Ok(503), Err("timed out".into()))).contains("got no answer (timed out)"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use super::GradeError;
 use super::service::fate;
 use crate::checks;
+use crate::checks::startup::{Poll, Trace};
 use crate::docker::probe;
 use crate::fakes::Lambda;
 use crate::result::ContainerVerdict;
@@ -18,17 +19,21 @@ pub enum Ready {
 }
 
 /// Polls until the service listens on a non-loopback address and answers the
-/// readiness path with 200, the container dies, or the deadline passes.
+/// readiness path with 200, the container dies, or the deadline passes. Each
+/// answer goes into `trace`, with those of the `watched` paths (liveness),
+/// asked while the readiness path says no, for the startup checks.
 pub async fn wait_ready(
     docker: &Docker,
     id: &str,
     (probe_id, image): (&str, &probe::ProbeImage),
-    http: &reqwest::Client,
-    base: &str,
+    (http, base): (&reqwest::Client, &str),
     lab: &LabSpec,
+    (watched, trace): (&[String], &mut Trace),
 ) -> Result<Ready, GradeError> {
     let c = &lab.container;
     let deadline = Instant::now() + Duration::from_secs(c.ready_timeout_secs);
+    trace.ready_path.clone_from(&c.ready_path);
+    let mut first_answer: Option<Instant> = None;
     let mut last = format!(
         "nothing listened on port {} within {} s",
         c.port, c.ready_timeout_secs
@@ -55,7 +60,28 @@ pub async fn wait_ready(
             );
         } else if reachable {
             let url = format!("{base}{}", c.ready_path);
-            match http.get(&url).timeout(Duration::from_secs(2)).send().await {
+            let answer = http.get(&url).timeout(Duration::from_secs(2)).send().await;
+            let at = *first_answer.get_or_insert_with(Instant::now);
+            let mut poll = Poll {
+                at: at.elapsed(),
+                ready: answer
+                    .as_ref()
+                    .map(|r| r.status().as_u16())
+                    .map_err(checks::http_error),
+                others: Vec::new(),
+            };
+            for path in watched {
+                let asked = http
+                    .get(format!("{base}{path}"))
+                    .timeout(Duration::from_secs(2))
+                    .send()
+                    .await;
+                let status = asked.map(|r| r.status().as_u16());
+                poll.others
+                    .push((path.clone(), status.map_err(|e| checks::http_error(&e))));
+            }
+            trace.polls.push(poll);
+            match answer {
                 Ok(r) if r.status().as_u16() == 200 => return Ok(Ready::Yes),
                 Ok(r) => {
                     let status = r.status().as_u16();

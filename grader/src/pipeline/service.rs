@@ -9,12 +9,13 @@ use super::ready::{Ready, wait_asked, wait_ready};
 use super::scorecard::{Scorecard, ms};
 use super::watch::Watch;
 use super::{GradeError, GradeRequest};
+use crate::checks::startup::Trace;
 use crate::checks::{self, Env};
 use crate::docker::output::Capture;
 use crate::docker::{labels, probe, relay, sandbox, sweep};
 use crate::fakes::Fakes;
 use crate::result::ContainerVerdict;
-use crate::spec::{CheckKind, CheckSpec, Phase};
+use crate::spec::{CheckKind, CheckSpec, Phase, StartupRule};
 use bollard::Docker;
 use bollard::query_parameters::{CreateContainerOptionsBuilder, KillContainerOptions};
 use std::sync::Arc;
@@ -177,6 +178,16 @@ async fn judge(
         .map_err(|e| GradeError::Other(format!("HTTP client: {e}")))?;
 
     let t = Instant::now();
+    // The startup checks judge what was seen while waiting; the paths they
+    // watch besides readiness are asked at each round.
+    let watched: Vec<String> = checks
+        .iter()
+        .filter_map(|c| match &c.kind {
+            CheckKind::Startup(StartupRule::AliveWhileLoading { path }) => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut trace = Trace::default();
     let function = lab
         .container
         .ready_fake
@@ -195,7 +206,15 @@ async fn judge(
                 lab.container.ready_path
             ));
             let probe = (service.probe_id, &service.probe_image);
-            wait_ready(docker, id, probe, &http, &base, lab).await?
+            wait_ready(
+                docker,
+                id,
+                probe,
+                (&http, &base),
+                lab,
+                (&watched, &mut trace),
+            )
+            .await?
         }
     };
     card.report.timings.ready_ms = ms(t);
@@ -249,6 +268,10 @@ async fn judge(
         let limit = check
             .timeout
             .min(deadline.saturating_duration_since(Instant::now()));
+        if let CheckKind::Startup(rule) = &check.kind {
+            card.judge(&check.id, checks::startup::judge(rule, &trace), started);
+            continue;
+        }
         if let CheckKind::Command(_) = &check.kind {
             // A command beside the service: its containers join the service's
             // network namespace, bounded by its own deadline and the run's.
@@ -272,7 +295,13 @@ async fn judge(
     if !last.is_empty() {
         watch.enter(Phase::Final, card, checks);
     }
-    for check in last {
+    // One SIGTERM (the spec allows a drain check only beside one sigterm
+    // check), judged by the sigterm check and, from the same run, the drain's.
+    let drain = last.iter().find_map(|c| match &c.kind {
+        CheckKind::Drain { status, request } => Some((*c, *status, request)),
+        _ => None,
+    });
+    for check in last.iter().copied() {
         let CheckKind::Sigterm {
             grace_secs,
             request,
@@ -281,15 +310,25 @@ async fn judge(
             continue;
         };
         if let Some(why) = &stopped {
-            card.not_run([&check], why);
+            let drained: Vec<&CheckSpec> = drain.map(|(c, ..)| c).into_iter().collect();
+            card.not_run(std::iter::once(&check).chain(&drained), why);
             continue;
         }
         watch.step(&check.title);
         let started = Instant::now();
         let grace = Duration::from_secs(*grace_secs);
-        let outcome = checks::sigterm::check(docker, id, &env, request, grace).await?;
+        let asked = drain.map(|(_, status, request)| checks::sigterm::Drain {
+            ready_path: &lab.container.ready_path,
+            status,
+            request,
+        });
+        let seen =
+            checks::sigterm::check(docker, id, &env, (request, grace), asked.as_ref()).await?;
         stopped = Some("the service was stopped by the SIGTERM check before it".into());
-        card.judge(&check.id, outcome, started);
+        card.judge(&check.id, seen.outcome, started);
+        if let (Some((c, ..)), Some(outcome)) = (drain, seen.drain) {
+            card.judge(&c.id, outcome, started);
+        }
     }
     // Last, the fakes' transcripts: what the submission asked them, whatever
     // became of it since.

@@ -73,6 +73,13 @@ pub enum CheckKind {
         grace_secs: u64,
         request: RequestSpec,
     },
+    /// While the sigterm check holds its request in flight after SIGTERM:
+    /// the readiness path answers `status`, and `request`, sent afresh, is
+    /// still served (a 2xx). Judged from the sigterm check's run.
+    Drain { status: u16, request: RequestSpec },
+    /// How the service behaved between its port opening and its readiness
+    /// path answering 200, as watched while waiting for it to be ready.
+    Startup(StartupRule),
     /// An event handed to the function through a Lambda fake; its answer
     /// comes back by `route` ("response" or "error") and meets `expect`.
     Invoke {
@@ -87,6 +94,18 @@ pub enum CheckKind {
     File(FileRule),
     /// A rule on the submission's git repository, read without running anything.
     Repository(RepoRule),
+}
+
+/// What the service must have shown while it was not yet ready.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StartupRule {
+    /// The readiness path answered `status` for at least `min_secs`, from
+    /// when the port opened, before it answered 200: the service listens at
+    /// once and says it is loading.
+    NotReadyWhileLoading { status: u16, min_secs: u64 },
+    /// `path` answered 200 every time it was asked while the readiness path
+    /// did not: the process says it is alive while it loads.
+    AliveWhileLoading { path: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -163,8 +182,9 @@ impl CheckKind {
             | CheckKind::Batch { .. }
             | CheckKind::Accuracy { .. }
             | CheckKind::OpenApi { .. }
-            | CheckKind::Invoke { .. } => Phase::Service,
-            CheckKind::Sigterm { .. } => Phase::Final,
+            | CheckKind::Invoke { .. }
+            | CheckKind::Startup(_) => Phase::Service,
+            CheckKind::Sigterm { .. } | CheckKind::Drain { .. } => Phase::Final,
         }
     }
 
@@ -338,6 +358,29 @@ fn default_grace() -> u64 {
     5
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DrainFields {
+    /// What the readiness path answers after SIGTERM.
+    #[serde(default = "default_not_ready")]
+    status: u16,
+    /// A request sent afresh after SIGTERM, which must still be served.
+    request: RequestSpec,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartupFields {
+    rule: String,
+    status: Option<u16>,
+    min_secs: Option<u64>,
+    path: Option<String>,
+}
+
+fn default_not_ready() -> u16 {
+    503
+}
+
 fn fields<T: serde::de::DeserializeOwned>(kind: &str, rest: toml::Table) -> Result<T, String> {
     rest.try_into()
         .map_err(|e: toml::de::Error| format!("kind \"{kind}\": {}", e.message().trim()))
@@ -423,6 +466,45 @@ impl<'de> Deserialize<'de> for CheckSpec {
                     request: f.request,
                 }
             }
+            "drain" => {
+                let f: DrainFields = fields("drain", raw.rest).map_err(D::Error::custom)?;
+                CheckKind::Drain {
+                    status: f.status,
+                    request: f.request,
+                }
+            }
+            "startup" => {
+                let f: StartupFields = fields("startup", raw.rest).map_err(D::Error::custom)?;
+                let rule = match (f.rule.as_str(), f.path) {
+                    ("not-ready-while-loading", None) => StartupRule::NotReadyWhileLoading {
+                        status: f.status.unwrap_or_else(default_not_ready),
+                        min_secs: f.min_secs.ok_or_else(|| {
+                            D::Error::custom("rule \"not-ready-while-loading\" needs min_secs")
+                        })?,
+                    },
+                    ("alive-while-loading", Some(path))
+                        if f.status.is_none() && f.min_secs.is_none() =>
+                    {
+                        StartupRule::AliveWhileLoading { path }
+                    }
+                    ("alive-while-loading", _) => {
+                        return Err(D::Error::custom(
+                            "rule \"alive-while-loading\" takes path only",
+                        ));
+                    }
+                    ("not-ready-while-loading", Some(_)) => {
+                        return Err(D::Error::custom(
+                            "rule \"not-ready-while-loading\" watches the lab's ready_path: leave path out",
+                        ));
+                    }
+                    (other, _) => {
+                        return Err(D::Error::custom(format!(
+                            "unknown startup rule \"{other}\" (expected not-ready-while-loading or alive-while-loading)"
+                        )));
+                    }
+                };
+                CheckKind::Startup(rule)
+            }
             "invoke" => {
                 let f: InvokeFields = fields("invoke", raw.rest).map_err(D::Error::custom)?;
                 CheckKind::Invoke {
@@ -439,7 +521,7 @@ impl<'de> Deserialize<'de> for CheckSpec {
             }
             other => {
                 return Err(D::Error::custom(format!(
-                    "check \"{}\": unknown kind \"{other}\" (expected image, http, snapshot, batch, accuracy, openapi, sigterm, invoke, command, file or repository)",
+                    "check \"{}\": unknown kind \"{other}\" (expected image, http, snapshot, batch, accuracy, openapi, sigterm, drain, startup, invoke, command, file or repository)",
                     raw.id
                 )));
             }
@@ -559,6 +641,47 @@ impl CheckSpec {
                     );
                 }
             }
+            CheckKind::Drain { status, request } => {
+                request.validate()?;
+                if *status == 200 || !(100..=599).contains(status) {
+                    return Err("status must be an HTTP status other than 200".into());
+                }
+                let sigterms = lab
+                    .checks
+                    .iter()
+                    .filter(|c| matches!(c.kind, CheckKind::Sigterm { .. }))
+                    .count();
+                if sigterms != 1 {
+                    return Err(
+                        "a drain check is judged from the lab's sigterm check: the lab needs exactly one".into(),
+                    );
+                }
+                if lab
+                    .checks
+                    .iter()
+                    .filter(|c| matches!(c.kind, CheckKind::Drain { .. }))
+                    .count()
+                    > 1
+                {
+                    return Err("a lab has at most one drain check".into());
+                }
+            }
+            CheckKind::Startup(StartupRule::NotReadyWhileLoading { status, min_secs }) => {
+                if *status == 200 || !(100..=599).contains(status) {
+                    return Err("status must be an HTTP status other than 200".into());
+                }
+                if *min_secs >= lab.container.ready_timeout_secs {
+                    return Err(format!(
+                        "min_secs must be below the lab's ready_timeout_secs ({})",
+                        lab.container.ready_timeout_secs
+                    ));
+                }
+            }
+            CheckKind::Startup(StartupRule::AliveWhileLoading { path })
+                if !path.starts_with('/') =>
+            {
+                return Err("path must start with '/'".into());
+            }
             CheckKind::Invoke { fake, expect, .. } => {
                 if !matches!(lab.fakes.get(fake), Some(super::FakeSpec::Lambda { .. })) {
                     return Err(format!(
@@ -655,7 +778,8 @@ impl CheckKind {
             CheckKind::Snapshot { request, .. }
             | CheckKind::Batch { request, .. }
             | CheckKind::Accuracy { request, .. }
-            | CheckKind::Sigterm { request, .. } => vec![request],
+            | CheckKind::Sigterm { request, .. }
+            | CheckKind::Drain { request, .. } => vec![request],
             _ => Vec::new(),
         }
     }

@@ -14,7 +14,9 @@ mod files;
 mod request;
 mod rows;
 
-pub use check::{CheckKind, CheckSpec, ImageRule, Phase, Route, ValueRange, Visibility};
+pub use check::{
+    CheckKind, CheckSpec, ImageRule, Phase, Route, StartupRule, ValueRange, Visibility,
+};
 pub use command::{
     CommandExpect, CommandSpec, Input, MetricsExpect, PredictionsExpect, SUBMISSION, StepSpec,
     StreamExpect, WORKDIR,

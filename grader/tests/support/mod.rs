@@ -11,6 +11,7 @@ pub mod week04;
 pub mod week05;
 pub mod week06;
 pub mod week07;
+pub mod week09;
 
 use grader::result::{Audience, Report, Verdict};
 use grader::spec::LabSpec;

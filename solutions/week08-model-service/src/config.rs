@@ -3,9 +3,7 @@
 //! Every serve setting can come from the environment as well as a flag,
 //! because containers are usually configured through the environment.
 
-// lab:solution
 use std::net::{IpAddr, Ipv4Addr};
-// lab:end
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -57,16 +55,12 @@ pub struct ServeArgs {
     /// Model artifact written by `train`.
     #[arg(long = "model", env = "MODEL_PATH", default_value = "/app/model.json")]
     pub model_path: PathBuf,
-    // lab:solution
     /// Address to listen on. All interfaces by default, because inside a
     /// container loopback is unreachable from outside; `127.0.0.1` keeps a
     /// service on a workstation private (benchmarks, local tries).
     #[arg(long, env = "HOST", default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
     pub host: IpAddr,
     /// TCP port to listen on.
-    // lab:starter
-    // /// TCP port to listen on, on all interfaces.
-    // lab:end
     #[arg(long, env = "PORT", default_value_t = 8080)]
     pub port: u16,
 }
@@ -84,7 +78,6 @@ mod tests {
         }
     }
 
-    // lab:solution
     #[test]
     fn host_defaults_to_all_interfaces() {
         let parse = |args: &[&str]| match Cli::try_parse_from(args).map(Cli::into_command) {
@@ -101,7 +94,6 @@ mod tests {
         );
     }
 
-    // lab:end
     #[test]
     fn train_takes_an_output_path() {
         let cli =
