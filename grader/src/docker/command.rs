@@ -67,6 +67,9 @@ pub struct Invocation<'a> {
     pub course_key: Option<&'a [(&'static str, String)]>,
     /// Input files, path relative to the work folder to content.
     pub files: &'a BTreeMap<String, String>,
+    /// The submission's program (its name and bytes), put at
+    /// `bin/<name>` in the work folder, executable.
+    pub program: Option<(&'a str, &'a [u8])>,
     /// The folder, relative to the work folder, whose files are read back.
     pub output_dir: Option<&'a str>,
     pub deadline: Duration,
@@ -308,7 +311,7 @@ async fn run_step(
     ids.push(id.clone());
 
     if run.first {
-        let tar = work_tar(inv.files, inv.output_dir)
+        let tar = work_tar(inv.files, inv.program, inv.output_dir)
             .map_err(|e| RunError::Docker(bollard::errors::Error::IOError { err: e }))?;
         let upload = UploadToContainerOptionsBuilder::default()
             .path(WORKDIR)
@@ -415,6 +418,7 @@ impl Streams {
 /// owned by the user the command runs as.
 fn work_tar(
     files: &BTreeMap<String, String>,
+    program: Option<(&str, &[u8])>,
     output_dir: Option<&str>,
 ) -> std::io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
@@ -430,6 +434,9 @@ fn work_tar(
         dirs.extend(parents(dir));
         dirs.insert(dir.to_string());
     }
+    if program.is_some() {
+        dirs.insert("bin".to_string());
+    }
     for dir in &dirs {
         let mut header = header(tar::EntryType::Directory, 0o755, 0);
         builder.append_data(&mut header, dir, std::io::empty())?;
@@ -437,6 +444,10 @@ fn work_tar(
     for (path, text) in files {
         let mut header = header(tar::EntryType::Regular, 0o644, text.len() as u64);
         builder.append_data(&mut header, path, text.as_bytes())?;
+    }
+    if let Some((name, bytes)) = program {
+        let mut header = header(tar::EntryType::Regular, 0o755, bytes.len() as u64);
+        builder.append_data(&mut header, format!("bin/{name}"), bytes)?;
     }
     builder.into_inner()
 }
@@ -537,7 +548,7 @@ mod tests {
     #[test]
     fn the_work_tar_holds_the_inputs_and_a_writable_output_folder() {
         let files = BTreeMap::from([("in/data/a.csv".to_string(), "x,y\n".to_string())]);
-        let tar = work_tar(&files, Some("out/run")).expect("tar");
+        let tar = work_tar(&files, Some(("tool", &b"\x7fELF"[..])), Some("out/run")).expect("tar");
         let mut archive = tar::Archive::new(tar.as_slice());
         let mut seen = Vec::new();
         for entry in archive.entries().expect("entries") {
@@ -549,10 +560,19 @@ mod tests {
                 h.entry_type() == tar::EntryType::Directory,
             ));
         }
-        for dir in ["in", "in/data", "out", "out/run"] {
+        for dir in ["in", "in/data", "out", "out/run", "bin"] {
             assert!(seen.contains(&(dir.to_string(), true)), "{dir} in {seen:?}");
         }
         assert!(seen.contains(&("in/data/a.csv".to_string(), false)));
+        assert!(seen.contains(&("bin/tool".to_string(), false)));
+        let mut archive = tar::Archive::new(tar.as_slice());
+        let program = archive
+            .entries()
+            .expect("entries")
+            .map(|e| e.expect("entry"))
+            .find(|e| e.path().expect("path").ends_with("bin/tool"))
+            .expect("the program");
+        assert_eq!(program.header().mode().expect("mode"), 0o755);
     }
 
     #[test]

@@ -21,6 +21,18 @@ pub async fn read(
     path: &str,
     lab: &str,
 ) -> Result<Option<Vec<u8>>, bollard::errors::Error> {
+    read_up_to(docker, image, path, lab, CAP).await
+}
+
+/// [`read`], with a cap of `cap` bytes instead of the lists' 4 MiB (a
+/// program copied out of an image).
+pub async fn read_up_to(
+    docker: &Docker,
+    image: &str,
+    path: &str,
+    lab: &str,
+    cap: usize,
+) -> Result<Option<Vec<u8>>, bollard::errors::Error> {
     let body = ContainerCreateBody {
         image: Some(image.to_string()),
         labels: Some(labels::for_role("reader", lab)),
@@ -32,12 +44,12 @@ pub async fn read(
     let name = labels::unique("grader-read");
     let opts = CreateContainerOptionsBuilder::default().name(&name).build();
     let id = docker.create_container(Some(opts), body).await?.id;
-    let tar = download(docker, &id, path).await;
+    let tar = download(docker, &id, path, cap).await;
     sweep::remove_container(docker, &id).await?;
-    Ok(tar.and_then(|tar| only_file(&tar)))
+    Ok(tar.and_then(|tar| only_file(&tar, cap)))
 }
 
-async fn download(docker: &Docker, id: &str, path: &str) -> Option<Vec<u8>> {
+async fn download(docker: &Docker, id: &str, path: &str, cap: usize) -> Option<Vec<u8>> {
     let opts = DownloadFromContainerOptionsBuilder::default()
         .path(path)
         .build();
@@ -45,7 +57,7 @@ async fn download(docker: &Docker, id: &str, path: &str) -> Option<Vec<u8>> {
     let mut tar = Vec::new();
     while let Some(chunk) = stream.next().await {
         let bytes = chunk.ok()?;
-        if tar.len() + bytes.len() > CAP + (1 << 20) {
+        if tar.len() + bytes.len() > cap + (1 << 20) {
             return None;
         }
         tar.extend_from_slice(&bytes);
@@ -54,10 +66,10 @@ async fn download(docker: &Docker, id: &str, path: &str) -> Option<Vec<u8>> {
 }
 
 /// The one regular file of a tar.
-fn only_file(tar: &[u8]) -> Option<Vec<u8>> {
+fn only_file(tar: &[u8], cap: usize) -> Option<Vec<u8>> {
     let mut archive = tar::Archive::new(tar);
     let mut entry = archive.entries().ok()?.next()?.ok()?;
-    if !entry.header().entry_type().is_file() || entry.size() > CAP as u64 {
+    if !entry.header().entry_type().is_file() || entry.size() > cap as u64 {
         return None;
     }
     let mut data = Vec::new();

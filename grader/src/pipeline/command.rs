@@ -77,6 +77,9 @@ pub(super) fn needs_course_key(lab: &LabSpec, check: &CheckSpec) -> bool {
     command.is_some_and(CommandSpec::needs_course_key)
 }
 
+/// The largest program `inputs = ["program"]` copies out of an image.
+const PROGRAM_CAP: usize = 128 << 20;
+
 /// Runs commands and keeps each check's first run.
 pub(super) struct Runner<'a> {
     docker: &'a Docker,
@@ -86,6 +89,10 @@ pub(super) struct Runner<'a> {
     image: Option<&'a str>,
     image_volumes: &'a [String],
     program: String,
+    /// The image's ENTRYPOINT, whose program `inputs = ["program"]` copies.
+    entrypoint: &'a [String],
+    /// That program's bytes, once copied out of the image.
+    program_bytes: Option<Result<Vec<u8>, String>>,
     runs: HashMap<String, Result<Finished, String>>,
     /// The submission's files packed for `/work/tree`, without and with `.git`.
     trees: HashMap<bool, Result<Vec<u8>, String>>,
@@ -117,6 +124,8 @@ impl<'a> Runner<'a> {
             image: image.map(|i| i.tag.as_str()),
             image_volumes: image.map_or(&[][..], |i| &i.facts.volumes),
             program: program_name(image.map_or(&[][..], |i| &i.facts.entrypoint)),
+            entrypoint: image.map_or(&[][..], |i| &i.facts.entrypoint),
+            program_bytes: None,
             runs: HashMap::new(),
             trees: HashMap::new(),
             judges_present: HashMap::new(),
@@ -204,6 +213,40 @@ impl<'a> Runner<'a> {
                     })
             })
             .clone()
+    }
+
+    /// The submission's program, copied out of its image once: the file its
+    /// ENTRYPOINT names, which must be an absolute path to a regular file.
+    async fn program_bytes(&mut self) -> Result<Result<Vec<u8>, String>, GradeError> {
+        if let Some(bytes) = &self.program_bytes {
+            return Ok(bytes.clone());
+        }
+        let Some(image) = self.image else {
+            return Ok(Err(
+                "the submission's image did not build, so it has no program".into(),
+            ));
+        };
+        let bytes = match self.entrypoint.first() {
+            Some(path) if path.starts_with('/') => {
+                image_file::read_up_to(self.docker, image, path, &self.lab.id, PROGRAM_CAP)
+                    .await?
+                    .ok_or_else(|| {
+                        format!(
+                            "the image's ENTRYPOINT names {}, which is not a regular file of at most {} MiB in the image (a link, a folder, or missing)",
+                            quoted(path),
+                            PROGRAM_CAP >> 20
+                        )
+                    })
+            }
+            Some(other) => Err(format!(
+                "the image's ENTRYPOINT names its program as {}; give the absolute path (as [\"/app/{}\", ...]) so the grader can copy it out",
+                quoted(other),
+                program_name(self.entrypoint)
+            )),
+            None => Err("the image has no ENTRYPOINT naming its program".into()),
+        };
+        self.program_bytes = Some(bytes.clone());
+        Ok(bytes)
     }
 
     /// A judge's image, which must be on the engine: a missing one is the
@@ -306,7 +349,19 @@ impl<'a> Runner<'a> {
                 })
                 .collect()
         };
-        let tree = match spec.inputs.iter().max_by_key(|i| **i == Input::Git) {
+        let program = if spec.inputs.contains(&Input::Program) {
+            match self.program_bytes().await? {
+                Ok(bytes) => Some(bytes),
+                Err(why) => return Ok(Err(why)),
+            }
+        } else {
+            None
+        };
+        let files_of_tree = spec
+            .inputs
+            .iter()
+            .filter(|i| matches!(i, Input::Tree | Input::Git));
+        let tree = match files_of_tree.max_by_key(|i| **i == Input::Git) {
             Some(input) => match self.tree(*input == Input::Git) {
                 Ok(tar) => Some(tar),
                 Err(why) => return Ok(Err(why)),
@@ -323,6 +378,9 @@ impl<'a> Runner<'a> {
             tree: tree.as_deref(),
             course_key: self.course_key.as_deref(),
             files: &spec.files,
+            program: program
+                .as_deref()
+                .map(|bytes| (self.program.as_str(), bytes)),
             output_dir: spec.output_dir.as_deref(),
             deadline,
             beside: self.beside,

@@ -199,8 +199,13 @@ impl CheckKind {
         match self {
             CheckKind::Repository(_) => false,
             CheckKind::File(rule) => rule.command().is_some() || rule.fake().is_some(),
-            // Beside the service, it needs the service, so the image.
-            CheckKind::Command(spec) => spec.runs_submission() || spec.service,
+            // Beside the service, it needs the service, so the image; a
+            // judge given the program copies it out of the image.
+            CheckKind::Command(spec) => {
+                spec.runs_submission()
+                    || spec.service
+                    || spec.inputs.contains(&super::command::Input::Program)
+            }
             _ => true,
         }
     }

@@ -22,7 +22,8 @@
 //! judge the lab declares under `[judges]`), sharing `/work`; a judge's `args`
 //! are its whole command line. Each step must exit 0 for the next to run;
 //! `expect` judges the last. `inputs = ["tree"]` puts the submission's files,
-//! read-only, at `/work/tree` (`"git"`: with its `.git`).
+//! read-only, at `/work/tree` (`"git"`: with its `.git`); `"program"` puts its
+//! image's program at `/work/bin/<name>`, for a judge that runs it.
 //!
 //! ```toml
 //! [[checks]]
@@ -111,6 +112,11 @@ pub enum Input {
     Tree,
     /// Its files and its `.git`, read-only at `/work/tree`.
     Git,
+    /// Its program, the image's ENTRYPOINT copied out of the image, at
+    /// `/work/bin/<name>`, executable: for a judge that runs the student's
+    /// program itself (dvc running a pipeline's stages). It must be a
+    /// static binary, or one the judge's libraries can run.
+    Program,
 }
 
 impl StepSpec {

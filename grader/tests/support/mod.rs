@@ -358,6 +358,7 @@ pub async fn judge_session(
             tree,
             course_key: None,
             files,
+            program: None,
             output_dir,
             deadline: std::time::Duration::from_secs(120),
             beside: None,
