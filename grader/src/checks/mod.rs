@@ -10,6 +10,7 @@ pub mod files;
 mod http;
 mod image;
 mod invoke;
+mod metrics;
 mod openapi;
 pub mod repository;
 mod rows;
@@ -113,6 +114,7 @@ pub async fn run(check: &CheckSpec, env: &Env<'_>) -> Outcome {
             rows::accuracy(env, &answers, &sample).await
         }
         CheckKind::OpenApi { paths } => openapi::check(env, paths).await,
+        CheckKind::Metrics(spec) => metrics::check(env, spec).await,
         CheckKind::Invoke {
             fake,
             event,

@@ -80,6 +80,9 @@ pub enum CheckKind {
     /// How the service behaved between its port opening and its readiness
     /// path answering 200, as watched while waiting for it to be ready.
     Startup(StartupRule),
+    /// The service's Prometheus exposition, read before and after traffic
+    /// the grader sends, accounts for it.
+    Metrics(super::metrics::MetricsSpec),
     /// An event handed to the function through a Lambda fake; its answer
     /// comes back by `route` ("response" or "error") and meets `expect`.
     Invoke {
@@ -183,7 +186,8 @@ impl CheckKind {
             | CheckKind::Accuracy { .. }
             | CheckKind::OpenApi { .. }
             | CheckKind::Invoke { .. }
-            | CheckKind::Startup(_) => Phase::Service,
+            | CheckKind::Startup(_)
+            | CheckKind::Metrics(_) => Phase::Service,
             CheckKind::Sigterm { .. } | CheckKind::Drain { .. } => Phase::Final,
         }
     }
@@ -510,6 +514,7 @@ impl<'de> Deserialize<'de> for CheckSpec {
                 };
                 CheckKind::Startup(rule)
             }
+            "metrics" => CheckKind::Metrics(fields("metrics", raw.rest).map_err(D::Error::custom)?),
             "invoke" => {
                 let f: InvokeFields = fields("invoke", raw.rest).map_err(D::Error::custom)?;
                 CheckKind::Invoke {
@@ -526,7 +531,7 @@ impl<'de> Deserialize<'de> for CheckSpec {
             }
             other => {
                 return Err(D::Error::custom(format!(
-                    "check \"{}\": unknown kind \"{other}\" (expected image, http, snapshot, batch, accuracy, openapi, sigterm, drain, startup, invoke, command, file or repository)",
+                    "check \"{}\": unknown kind \"{other}\" (expected image, http, snapshot, batch, accuracy, openapi, sigterm, drain, startup, metrics, invoke, command, file or repository)",
                     raw.id
                 )));
             }
@@ -687,6 +692,7 @@ impl CheckSpec {
             {
                 return Err("path must start with '/'".into());
             }
+            CheckKind::Metrics(m) => m.validate(lab.rows.is_some())?,
             CheckKind::Invoke { fake, expect, .. } => {
                 if !matches!(lab.fakes.get(fake), Some(super::FakeSpec::Lambda { .. })) {
                     return Err(format!(
@@ -785,6 +791,7 @@ impl CheckKind {
             | CheckKind::Accuracy { request, .. }
             | CheckKind::Sigterm { request, .. }
             | CheckKind::Drain { request, .. } => vec![request],
+            CheckKind::Metrics(m) => m.traffic.iter().map(|t| &t.request).collect(),
             _ => Vec::new(),
         }
     }

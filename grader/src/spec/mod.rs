@@ -11,6 +11,7 @@ mod command;
 mod embedded;
 mod fakes;
 mod files;
+mod metrics;
 mod request;
 mod rows;
 
@@ -24,6 +25,7 @@ pub use command::{
 pub use embedded::{EmbeddedLab, embedded_lab, embedded_labs};
 pub use fakes::{FakeSpec, OPENAI_KEY, Reply};
 pub use files::{DEFAULT_TYPES, FileRule, FileSource, RepoRule};
+pub use metrics::{MetricsSpec, SampleExpect, Traffic};
 pub use request::{Case, Expect, RequestSpec};
 pub use rows::{Rows, RowsSpec, first as first_rows};
 
