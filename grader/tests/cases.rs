@@ -130,6 +130,10 @@ enum Maker {
     /// `fixture-week09 --mode MODE` FROM scratch beside the reference's k8s/
     /// manifests with `[[case.edit]]`s (support::week09). Week 9.
     Pod,
+    /// `fixture-week11 --mode MODE` FROM scratch beside the reference's
+    /// monitoring/ files and README.md with `[[case.edit]]`s
+    /// (support::week11). Week 11.
+    Monitored,
 }
 
 /// A case's submission, as its maker and variant say.
@@ -167,6 +171,10 @@ enum Make {
         mode: String,
         edits: Vec<Edit>,
     },
+    Monitored {
+        mode: String,
+        edits: Vec<Edit>,
+    },
 }
 
 impl Make {
@@ -182,6 +190,7 @@ impl Make {
             Make::Workflows { edits, repo } => week07::repository(week07::SOLUTION, edits, *repo),
             Make::Service { mode, image } => support::submission(mode, *image, &[]),
             Make::Pod { mode, edits } => support::week09::submission(mode, edits),
+            Make::Monitored { mode, edits } => support::week11::submission(mode, edits),
         }
     }
 
@@ -392,7 +401,7 @@ fn read_case(lab: &str, spec: &LabSpec, maker: Maker, value: toml::Value) -> Res
         Maker::Planner | Maker::HardenedService => &["mode", "repo"],
         Maker::Dotfiles | Maker::Keys | Maker::Workflows => &["edit", "repo"],
         Maker::Service => &["mode", "image"],
-        Maker::Pod => &["mode", "edit"],
+        Maker::Pod | Maker::Monitored => &["mode", "edit"],
     };
     let given = [
         ("mode", raw.mode.is_some()),
@@ -463,6 +472,10 @@ fn read_case(lab: &str, spec: &LabSpec, maker: Maker, value: toml::Value) -> Res
             mode: mode()?,
             edits: raw.edit.clone(),
         },
+        Maker::Monitored => Make::Monitored {
+            mode: mode()?,
+            edits: raw.edit.clone(),
+        },
     };
     let mut messages = Vec::new();
     for (field, value) in [("says", &raw.says), ("message", &raw.message)] {
@@ -530,6 +543,7 @@ fn maker_name(maker: Maker) -> &'static str {
         Maker::Workflows => "workflows",
         Maker::Service => "service",
         Maker::Pod => "pod",
+        Maker::Monitored => "monitored",
     }
 }
 
