@@ -70,7 +70,8 @@ fn serve(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     runtime.block_on(async {
         let listener = wine_service_monitored::bind(args.host, args.port).await?;
         tracing::info!("listening on {}", listener.local_addr()?);
-        wine_service_monitored::serve(listener, app, wine_service_monitored::shutdown_signal()).await?;
+        wine_service_monitored::serve(listener, app, wine_service_monitored::shutdown_signal())
+            .await?;
         tracing::info!("shut down cleanly");
         Ok(())
     })
