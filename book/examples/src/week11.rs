@@ -221,7 +221,7 @@ impl ServiceMetrics {
             &["route", "status"],
         )?;
         let latency = HistogramVec::new(
-            HistogramOpts::new("request_duration_seconds", "Time to answer a request")
+            HistogramOpts::new("http_request_duration_seconds", "Time to answer a request")
                 .buckets(LATENCY_BUCKETS.to_vec()),
             &["route"],
         )?;
@@ -231,7 +231,7 @@ impl ServiceMetrics {
         )?;
         let drift_psi = GaugeVec::new(
             Opts::new(
-                "feature_drift_psi",
+                "input_drift_psi",
                 "PSI of recent inputs against the training data",
             ),
             &["feature"],
@@ -408,14 +408,14 @@ mod tests {
             "# TYPE wine_http_requests_total counter",
             r#"wine_http_requests_total{route="/predict",status="200"} 3"#,
             r#"wine_http_requests_total{route="/predict",status="422"} 1"#,
-            "# TYPE wine_request_duration_seconds histogram",
-            r#"wine_request_duration_seconds_bucket{route="/predict",le="0.001"} 1"#,
-            r#"wine_request_duration_seconds_bucket{route="/predict",le="0.002"} 2"#,
-            r#"wine_request_duration_seconds_bucket{route="/predict",le="0.004"} 4"#,
-            r#"wine_request_duration_seconds_bucket{route="/predict",le="+Inf"} 4"#,
-            r#"wine_request_duration_seconds_count{route="/predict"} 4"#,
+            "# TYPE wine_http_request_duration_seconds histogram",
+            r#"wine_http_request_duration_seconds_bucket{route="/predict",le="0.001"} 1"#,
+            r#"wine_http_request_duration_seconds_bucket{route="/predict",le="0.002"} 2"#,
+            r#"wine_http_request_duration_seconds_bucket{route="/predict",le="0.004"} 4"#,
+            r#"wine_http_request_duration_seconds_bucket{route="/predict",le="+Inf"} 4"#,
+            r#"wine_http_request_duration_seconds_count{route="/predict"} 4"#,
             r#"wine_predictions_total{quality="5"} 2"#,
-            r#"wine_feature_drift_psi{feature="alcohol"} 0.5"#,
+            r#"wine_input_drift_psi{feature="alcohol"} 0.5"#,
         ] {
             assert!(
                 body.lines().any(|l| l == line),
