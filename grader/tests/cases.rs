@@ -130,6 +130,9 @@ enum Maker {
     /// `fixture-week09 --mode MODE` FROM scratch beside the reference's k8s/
     /// manifests with `[[case.edit]]`s (support::week09). Week 9.
     Pod,
+    /// A copy of week 10's reference pipeline with `[[case.edit]]`s, in a git
+    /// repository (support::week10), built with its own Dockerfile.
+    Pipeline,
     /// `fixture-week11 --mode MODE` FROM scratch beside the reference's
     /// monitoring/ files and README.md with `[[case.edit]]`s
     /// (support::week11). Week 11.
@@ -175,6 +178,9 @@ enum Make {
         mode: String,
         edits: Vec<Edit>,
     },
+    Pipeline {
+        edits: Vec<Edit>,
+    },
 }
 
 impl Make {
@@ -191,6 +197,9 @@ impl Make {
             Make::Service { mode, image } => support::submission(mode, *image, &[]),
             Make::Pod { mode, edits } => support::week09::submission(mode, edits),
             Make::Monitored { mode, edits } => support::week11::submission(mode, edits),
+            Make::Pipeline { edits } => {
+                support::week10::repository(support::week10::SOLUTION, edits)
+            }
         }
     }
 
@@ -400,6 +409,7 @@ fn read_case(lab: &str, spec: &LabSpec, maker: Maker, value: toml::Value) -> Res
         Maker::EarlyLabs => &["mode", "design"],
         Maker::Planner | Maker::HardenedService => &["mode", "repo"],
         Maker::Dotfiles | Maker::Keys | Maker::Workflows => &["edit", "repo"],
+        Maker::Pipeline => &["edit"],
         Maker::Service => &["mode", "image"],
         Maker::Pod | Maker::Monitored => &["mode", "edit"],
     };
@@ -476,6 +486,9 @@ fn read_case(lab: &str, spec: &LabSpec, maker: Maker, value: toml::Value) -> Res
             mode: mode()?,
             edits: raw.edit.clone(),
         },
+        Maker::Pipeline => Make::Pipeline {
+            edits: raw.edit.clone(),
+        },
     };
     let mut messages = Vec::new();
     for (field, value) in [("says", &raw.says), ("message", &raw.message)] {
@@ -544,6 +557,7 @@ fn maker_name(maker: Maker) -> &'static str {
         Maker::Service => "service",
         Maker::Pod => "pod",
         Maker::Monitored => "monitored",
+        Maker::Pipeline => "pipeline",
     }
 }
 
@@ -564,8 +578,8 @@ async fn grade_case(case: &Case) {
     let max: u32 = spec.checks.iter().map(|c| c.points).sum();
     let dir = case.make.submission(&case.lab);
     let report = match case.make {
-        // Weeks 6 and 7 build the solution's own Dockerfile, on the local base images.
-        Make::Keys { .. } | Make::Workflows { .. } => {
+        // Weeks 6, 7 and 10 build the solution's own Dockerfile, on the local base images.
+        Make::Keys { .. } | Make::Workflows { .. } | Make::Pipeline { .. } => {
             support::grade_with(
                 &docker,
                 spec,

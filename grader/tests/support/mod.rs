@@ -12,6 +12,7 @@ pub mod week05;
 pub mod week06;
 pub mod week07;
 pub mod week09;
+pub mod week10;
 pub mod week11;
 
 use grader::result::{Audience, Report, Verdict};
