@@ -676,6 +676,11 @@ impl CheckSpec {
                     return Err("a lab has at most one drain check".into());
                 }
             }
+            CheckKind::Startup(_) if lab.container.ready_fake.is_some() => {
+                return Err(
+                    "a startup check watches the readiness path, and this lab's readiness is its function asking a fake (ready_fake)".into(),
+                );
+            }
             CheckKind::Startup(StartupRule::NotReadyWhileLoading { status, min_secs }) => {
                 if *status == 200 || !(100..=599).contains(status) {
                     return Err("status must be an HTTP status other than 200".into());

@@ -777,3 +777,45 @@ fn an_http_checks_cases_are_validated_each_and_count_as_its_requests() {
     .to_string();
     assert!(err.contains("must start with '/'"), "{err}");
 }
+
+const STARTUP: &str = "[[checks]]\nid = \"s\"\ntitle = \"t\"\npoints = 1\nkind = \"startup\"\nrule = \"not-ready-while-loading\"\nmin_secs = 2\n";
+const DRAIN: &str = "[[checks]]\nid = \"d\"\ntitle = \"t\"\npoints = 1\nkind = \"drain\"\nrequest = { path = \"/version\" }\n";
+const METRICS: &str = "[[checks]]\nid = \"m\"\ntitle = \"t\"\npoints = 1\nkind = \"metrics\"\ntraffic = [{ request = { path = \"/health\" }, times = 2 }]\nexpect = [{ sample = \"x_total\", increase = 2 }]\n";
+
+#[test]
+fn startup_drain_and_metrics_checks_are_refused_where_they_cannot_be_judged() {
+    let cases = [
+        (format!("{LAMBDA}{STARTUP}"), "ready_fake"),
+        (format!("{HEAD}{DRAIN}"), "needs exactly one"),
+        (
+            format!(
+                "{HEAD}{}",
+                STARTUP.replace("min_secs = 2", "min_secs = 2\npath = \"/live\"")
+            ),
+            "leave path out",
+        ),
+        (
+            format!(
+                "{HEAD}{}",
+                STARTUP.replace("not-ready-while-loading", "ready-eventually")
+            ),
+            "unknown startup rule",
+        ),
+        (
+            format!("{HEAD}{}", METRICS.replace(", increase = 2", "")),
+            "needs increase, above or below",
+        ),
+        (
+            format!(
+                "{HEAD}{}",
+                METRICS.replace("times = 2 }", "times = 2, shift = { alcohol = 3.0 } }")
+            ),
+            "traffic.sample",
+        ),
+    ];
+    for (text, want) in cases {
+        let err = parse(&text).expect_err("must be refused").to_string();
+        assert!(err.contains(want), "expected «{want}» in «{err}»");
+    }
+    assert!(parse(&format!("{HEAD}{STARTUP}{METRICS}")).is_ok());
+}
