@@ -49,8 +49,11 @@ pub async fn run(serve: &cli::Serve) -> Result<(), Error> {
     lifecycle.loaded(api::router(AppState::new(model)));
     let listener = bind(args.host, args.port).await?;
     tracing::info!("listening on {}", listener.local_addr()?);
-    let shutdown =
-        lifecycle::drain_after(shutdown_signal(), lifecycle.clone(), timing.shutdown_delay());
+    let shutdown = lifecycle::drain_after(
+        shutdown_signal(),
+        lifecycle.clone(),
+        timing.shutdown_delay(),
+    );
     serve_until(listener, lifecycle::router(lifecycle), shutdown).await?;
     tracing::info!("shut down cleanly");
     Ok(())
