@@ -31,14 +31,29 @@ pub async fn send(env: &Env<'_>, req: &RequestSpec) -> Result<Answer, Problem> {
     let url = format!("{}{}", env.base, req.path);
     let method = reqwest::Method::from_bytes(req.method.as_bytes())
         .map_err(|e| Problem::Error(format!("bad method: {e}")))?;
-    let mut builder = env.http.request(method, &url);
-    if let Some(body) = body_of(req, env.rows) {
-        let content_type = req.content_type.as_deref().unwrap_or("application/json");
-        builder = builder
-            .header(reqwest::header::CONTENT_TYPE, content_type)
-            .body(body);
+    let body = body_of(req, env.rows);
+    let content_type = req.content_type.as_deref().unwrap_or("application/json");
+    let attempt = |body: Option<Vec<u8>>| {
+        let mut builder = env.http.request(method.clone(), &url);
+        if let Some(body) = body {
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body);
+        }
+        builder.send()
+    };
+    let mut sent = attempt(body.clone()).await;
+    // A service that refuses a large body (413) answers before it has read
+    // it and closes: the grader's write can then fail (a broken pipe, a
+    // reset) before its read gets the answer. The race is the wire's, not
+    // the service's; a second try settles it. Small bodies never race.
+    if let Err(e) = &sent
+        && body.as_ref().is_some_and(|b| b.len() > RACY_BODY)
+        && cut_while_writing(e)
+    {
+        sent = attempt(body).await;
     }
-    let response = builder.send().await.map_err(|e| {
+    let response = sent.map_err(|e| {
         Problem::Fail(format!(
             "{} {}: no answer ({})",
             req.method,
@@ -87,6 +102,26 @@ pub fn body_of(req: &RequestSpec, rows: Option<&Rows>) -> Option<Vec<u8>> {
         let (n, rows) = req.rows.zip(rows)?;
         Some(rows.body(&first_rows(n)).to_string().into_bytes())
     }
+}
+
+/// Bodies above this size can race an early answer (see [`send`]).
+const RACY_BODY: usize = 64 << 10;
+
+/// Whether the connection was cut while the request was still being written.
+fn cut_while_writing(e: &reqwest::Error) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            )
+        {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// The innermost cause, which says what went wrong on the wire.
