@@ -3,7 +3,7 @@
 //! the bytes come from (a command's output folder, the submission's tree) is the
 //! caller's business (`crate::pipeline`).
 
-use super::{Outcome, Problem, clip};
+use super::{Outcome, Problem, clip, json_lines};
 use crate::spec::FileRule;
 use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
 use std::collections::BTreeMap;
@@ -12,13 +12,11 @@ use std::path::Path;
 /// The largest file a file check reads from the submission's tree.
 pub const TREE_FILE_CAP: u64 = 4 << 20;
 
-/// Judges a rule that reads one file (json, markdown-sections, toml-keys),
-/// wherever `read` finds it: the submission's tree, a command's output, a
-/// fake's transcript. Other rules are the caller's.
-pub fn judge_one_file(
-    rule: &FileRule,
-    read: impl FnOnce(&str) -> Result<Vec<u8>, Problem>,
-) -> Outcome {
+/// Judges a rule that reads files of one place (json, json-lines,
+/// markdown-sections, toml-keys), wherever `read` finds them: the
+/// submission's tree, a command's output, a fake's transcript. Other rules are
+/// the caller's.
+pub fn judge_one_file(rule: &FileRule, read: impl Fn(&str) -> Result<Vec<u8>, Problem>) -> Outcome {
     match rule {
         FileRule::Json {
             path,
@@ -35,6 +33,25 @@ pub fn judge_one_file(
             }
         }
         FileRule::TomlKeys { path, tables, .. } => toml_tables(path, &read(path)?, tables),
+        FileRule::JsonLines {
+            path,
+            records,
+            fields,
+            covers,
+            best,
+            ..
+        } => {
+            let log = json_lines::parse(path, &read(path)?)?;
+            json_lines::count(path, &log, *records)?;
+            json_lines::fields(path, &log, fields)?;
+            if let Some(covers) = covers {
+                json_lines::covers(path, &log, covers)?;
+            }
+            match best {
+                Some(best) => json_lines::best(path, &log, best, &read(&best.chosen)?),
+                None => Ok(()),
+            }
+        }
         FileRule::MarkdownSections {
             path,
             sections,
@@ -73,9 +90,12 @@ fn json_at(
     Ok((value, at))
 }
 
-/// The value at `pointer` in the JSON file `name` equals `want`.
+/// The value at `pointer` in the JSON file `name` equals `want`. A member
+/// whose value is `null` counts as absent: a specification in TOML has no
+/// null to write, and "no column" is as well said either way.
 pub fn json_equals(name: &str, bytes: &[u8], pointer: &str, want: &serde_json::Value) -> Outcome {
-    let (value, at) = json_at(name, bytes, pointer)?;
+    let (mut value, at) = json_at(name, bytes, pointer)?;
+    drop_nulls(&mut value);
     if &value == want {
         return Ok(());
     }
@@ -84,6 +104,18 @@ pub fn json_equals(name: &str, bytes: &[u8], pointer: &str, want: &serde_json::V
         clip(&value.to_string(), 120),
         clip(&want.to_string(), 120)
     )))
+}
+
+/// Removes the members whose value is `null` from every object within.
+fn drop_nulls(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_nulls);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
 }
 
 /// `min <= value <= max` for the number at `pointer` in the JSON file `name`.
@@ -348,6 +380,15 @@ mod tests {
             }
             other => panic!("expected a failure, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn json_equals_reads_a_null_member_as_absent() {
+        let v = br#"{"q": [{"line": 8, "reason": "field_count", "column": null}]}"#;
+        let want = serde_json::json!([{"line": 8, "reason": "field_count"}]);
+        assert!(json_equals("v.json", v, "/q", &want).is_ok());
+        let named = br#"{"q": [{"line": 8, "reason": "field_count", "column": "ph"}]}"#;
+        assert!(fail(json_equals("v.json", named, "/q", &want)).contains("expected"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod files;
 mod http;
 mod image;
 mod invoke;
+mod json_lines;
 mod metrics;
 mod openapi;
 pub mod repository;

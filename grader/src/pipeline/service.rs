@@ -340,8 +340,8 @@ async fn judge(
         watch.step(&check.title);
         let started = Instant::now();
         let transcript = service.fakes.as_ref().and_then(|f| f.transcript(name));
-        let outcome = checks::files::judge_one_file(rule, |path| match (path, transcript) {
-            ("transcript.json", Some(bytes)) => Ok(bytes),
+        let outcome = checks::files::judge_one_file(rule, |path| match (path, &transcript) {
+            ("transcript.json", Some(bytes)) => Ok(bytes.clone()),
             ("transcript.json", None) => Err(checks::Problem::Error(format!(
                 "no fake \"{name}\" in this grade"
             ))),

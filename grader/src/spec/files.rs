@@ -74,6 +74,48 @@ pub enum FileRule {
         path: String,
         tables: Vec<String>,
     },
+    /// A JSON Lines file (one object per line: a run log) with `records`
+    /// records, each holding every pointer of `fields`, together covering the
+    /// values of `covers`; with `best`, the record another file chooses is the
+    /// best of them all.
+    JsonLines {
+        source: FileSource,
+        path: String,
+        records: Option<usize>,
+        fields: Vec<String>,
+        covers: Option<Covers>,
+        best: Option<Best>,
+    },
+}
+
+/// Values that must each appear, at `pointer`, in some record of a JSON
+/// Lines file: every setting a sweep was asked to try.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Covers {
+    pub pointer: String,
+    pub values: Vec<serde_json::Value>,
+}
+
+/// The record a JSON file chooses (the value at `at` in `chosen`, matched
+/// with each record's `key`) is the best of the log by `by`: no record's
+/// value there is higher (`goal = "max"`) or lower (`"min"`). Ties pass.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Best {
+    pub by: String,
+    pub goal: Goal,
+    pub key: String,
+    pub chosen: String,
+    pub at: String,
+}
+
+/// Which way a metric is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Goal {
+    Max,
+    Min,
 }
 
 impl FileRule {
@@ -89,6 +131,10 @@ impl FileRule {
                 ..
             }
             | FileRule::TomlKeys {
+                source: FileSource::Command(id),
+                ..
+            }
+            | FileRule::JsonLines {
                 source: FileSource::Command(id),
                 ..
             }
@@ -110,6 +156,10 @@ impl FileRule {
                 ..
             }
             | FileRule::TomlKeys {
+                source: FileSource::Fake(name),
+                ..
+            }
+            | FileRule::JsonLines {
                 source: FileSource::Fake(name),
                 ..
             } => Some(name),
@@ -184,6 +234,18 @@ struct TomlKeysFields {
     from: Option<String>,
     path: String,
     tables: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonLinesFields {
+    from: Option<String>,
+    path: String,
+    records: Option<usize>,
+    #[serde(default)]
+    fields: Vec<String>,
+    covers: Option<Covers>,
+    best: Option<Best>,
 }
 
 #[derive(Deserialize)]
@@ -321,9 +383,20 @@ pub(super) fn file_rule(mut rest: toml::Table) -> Result<FileRule, String> {
                 tables: f.tables,
             }
         }
+        "json-lines" => {
+            let f: JsonLinesFields = rule_fields("file", &rule, rest)?;
+            FileRule::JsonLines {
+                source: source(f.from),
+                path: f.path,
+                records: f.records,
+                fields: f.fields,
+                covers: f.covers,
+                best: f.best,
+            }
+        }
         other => {
             return Err(format!(
-                "unknown file rule \"{other}\" (expected json, deterministic, differs, markdown-sections, secret-scan or toml-keys)"
+                "unknown file rule \"{other}\" (expected json, json-lines, deterministic, differs, markdown-sections, secret-scan or toml-keys)"
             ));
         }
     })
@@ -374,6 +447,7 @@ impl FileRule {
     pub(super) fn validate(&self, commands: &[(&str, bool)]) -> Result<(), String> {
         let read = match self {
             FileRule::Json { path, .. }
+            | FileRule::JsonLines { path, .. }
             | FileRule::MarkdownSections { path, .. }
             | FileRule::TomlKeys { path, .. } => Some(path.as_str()),
             _ => None,
@@ -453,6 +527,48 @@ impl FileRule {
                     return Err(
                         "tables: name at least one table, as key or dotted path, none empty".into(),
                     );
+                }
+            }
+            FileRule::JsonLines {
+                path,
+                records,
+                fields,
+                covers,
+                best,
+                ..
+            } => {
+                relative_path("path", path)?;
+                if records.is_none() && fields.is_empty() && covers.is_none() && best.is_none() {
+                    return Err("rule \"json-lines\" needs records, fields, covers or best".into());
+                }
+                if *records == Some(0) {
+                    return Err(
+                        "records: a log of no records proves nothing; give 1 or more".into(),
+                    );
+                }
+                let mut pointers: Vec<(&str, &str)> =
+                    fields.iter().map(|p| ("fields", p.as_str())).collect();
+                if let Some(c) = covers {
+                    if c.values.is_empty() {
+                        return Err("covers.values: name at least one value".into());
+                    }
+                    pointers.push(("covers.pointer", &c.pointer));
+                }
+                if let Some(b) = best {
+                    relative_path("best.chosen", &b.chosen)?;
+                    pointers.extend([
+                        ("best.by", &*b.by),
+                        ("best.key", &b.key),
+                        ("best.at", &b.at),
+                    ]);
+                }
+                if let Some((field, p)) = pointers.iter().find(|(_, p)| !p.starts_with('/')) {
+                    return Err(format!(
+                        "{field}: \"{p}\" is not a JSON pointer (starts with '/')"
+                    ));
+                }
+                if best.is_some() && self.fake().is_some() {
+                    return Err("best: a fake keeps one file, so nothing else can choose".into());
                 }
             }
             FileRule::SecretScan { .. } => {}

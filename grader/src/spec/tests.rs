@@ -385,6 +385,24 @@ fn command_file_and_repository_mistakes_are_named_in_one_line() {
             "sections: name at least one",
         ),
         (
+            check("file", "rule = \"json-lines\"\npath = \"runs.jsonl\""),
+            "needs records, fields, covers or best",
+        ),
+        (
+            check(
+                "file",
+                "rule = \"json-lines\"\npath = \"runs.jsonl\"\nfields = [\"seed\"]",
+            ),
+            "fields: \"seed\" is not a JSON pointer",
+        ),
+        (
+            check(
+                "file",
+                "rule = \"json-lines\"\npath = \"runs.jsonl\"\nbest = { by = \"/m\", goal = \"highest\", key = \"/run\", chosen = \"best.json\", at = \"/run\" }",
+            ),
+            "unknown variant `highest`",
+        ),
+        (
             check("file", "rule = \"secret-scan\"\npath = \"x\""),
             "kind \"file\", rule \"secret-scan\": unknown field `path`",
         ),
