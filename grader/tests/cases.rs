@@ -137,6 +137,10 @@ enum Maker {
     /// monitoring/ files and README.md with `[[case.edit]]`s
     /// (support::week11). Week 11.
     Monitored,
+    /// `fixture-week12 --mode MODE` FROM scratch with the wine data and the
+    /// reference's model, beside the reference's README.md with
+    /// `[[case.edit]]`s (support::week12). Week 12.
+    Experiments,
 }
 
 /// A case's submission, as its maker and variant say.
@@ -178,6 +182,10 @@ enum Make {
         mode: String,
         edits: Vec<Edit>,
     },
+    Experiments {
+        mode: String,
+        edits: Vec<Edit>,
+    },
     Pipeline {
         edits: Vec<Edit>,
     },
@@ -197,6 +205,7 @@ impl Make {
             Make::Service { mode, image } => support::submission(mode, *image, &[]),
             Make::Pod { mode, edits } => support::week09::submission(mode, edits),
             Make::Monitored { mode, edits } => support::week11::submission(mode, edits),
+            Make::Experiments { mode, edits } => support::week12::submission(mode, edits),
             Make::Pipeline { edits } => {
                 support::week10::repository(support::week10::SOLUTION, edits)
             }
@@ -411,7 +420,7 @@ fn read_case(lab: &str, spec: &LabSpec, maker: Maker, value: toml::Value) -> Res
         Maker::Dotfiles | Maker::Keys | Maker::Workflows => &["edit", "repo"],
         Maker::Pipeline => &["edit"],
         Maker::Service => &["mode", "image"],
-        Maker::Pod | Maker::Monitored => &["mode", "edit"],
+        Maker::Pod | Maker::Monitored | Maker::Experiments => &["mode", "edit"],
     };
     let given = [
         ("mode", raw.mode.is_some()),
@@ -486,6 +495,10 @@ fn read_case(lab: &str, spec: &LabSpec, maker: Maker, value: toml::Value) -> Res
             mode: mode()?,
             edits: raw.edit.clone(),
         },
+        Maker::Experiments => Make::Experiments {
+            mode: mode()?,
+            edits: raw.edit.clone(),
+        },
         Maker::Pipeline => Make::Pipeline {
             edits: raw.edit.clone(),
         },
@@ -557,6 +570,7 @@ fn maker_name(maker: Maker) -> &'static str {
         Maker::Service => "service",
         Maker::Pod => "pod",
         Maker::Monitored => "monitored",
+        Maker::Experiments => "experiments",
         Maker::Pipeline => "pipeline",
     }
 }

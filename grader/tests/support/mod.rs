@@ -14,6 +14,7 @@ pub mod week07;
 pub mod week09;
 pub mod week10;
 pub mod week11;
+pub mod week12;
 
 use grader::result::{Audience, Report, Verdict};
 use grader::spec::LabSpec;
