@@ -18,23 +18,10 @@ fn week11() -> LabSpec {
         .expect("week11 is valid")
 }
 
-async fn grade_copy(docker: &bollard::Docker, source: &str) -> grader::Report {
-    let dir = tempfile::tempdir().expect("tempdir");
-    support::repo::copy_tree(&support::workspace().join(source), dir.path());
-    support::grade_with(
-        docker,
-        week11(),
-        dir.path(),
-        grader::Audience::Student,
-        support::real_build_args(),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn the_reference_solution_scores_full_marks() {
     let Some(docker) = engine().await else { return };
-    let report = grade_copy(&docker, "solutions/week11-monitoring").await;
+    let report = support::grade_copy(&docker, week11(), "solutions/week11-monitoring").await;
     assert_eq!(lost(&report), Vec::<String>::new(), "{report:#?}");
     assert_eq!(report.score.earned, 100, "{report:#?}");
 }
@@ -42,7 +29,7 @@ async fn the_reference_solution_scores_full_marks() {
 #[tokio::test]
 async fn the_starter_earns_what_it_already_does_right() {
     let Some(docker) = engine().await else { return };
-    let report = grade_copy(&docker, "labs/week11-monitoring").await;
+    let report = support::grade_copy(&docker, week11(), "labs/week11-monitoring").await;
     // Week 8's service with its metrics and drift stubbed (nothing counted,
     // no drift gauge), skeleton rules and tests, a one-panel dashboard, no
     // Metrics section: only week 8's graceful shutdown earns its points.

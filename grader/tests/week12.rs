@@ -18,23 +18,10 @@ fn week12() -> LabSpec {
         .expect("week12 is valid")
 }
 
-async fn grade_copy(docker: &bollard::Docker, source: &str) -> grader::Report {
-    let dir = tempfile::tempdir().expect("tempdir");
-    support::repo::copy_tree(&support::workspace().join(source), dir.path());
-    support::grade_with(
-        docker,
-        week12(),
-        dir.path(),
-        grader::Audience::Student,
-        support::real_build_args(),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn the_reference_solution_scores_full_marks() {
     let Some(docker) = engine().await else { return };
-    let report = grade_copy(&docker, "solutions/week12-data-experiments").await;
+    let report = support::grade_copy(&docker, week12(), "solutions/week12-data-experiments").await;
     assert_eq!(lost(&report), Vec::<String>::new(), "{report:#?}");
     assert_eq!(report.score.earned, 100, "{report:#?}");
 }
@@ -42,7 +29,7 @@ async fn the_reference_solution_scores_full_marks() {
 #[tokio::test]
 async fn the_starter_earns_what_it_already_does_right() {
     let Some(docker) = engine().await else { return };
-    let report = grade_copy(&docker, "labs/week12-data-experiments").await;
+    let report = support::grade_copy(&docker, week12(), "labs/week12-data-experiments").await;
     // The command line, the file formats and the throughput are given; the
     // row checks, the label problems, the selection rule and the importance
     // are todo!(), so those commands panic, and the README's sections are to

@@ -177,6 +177,22 @@ pub fn real_build_args() -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Grades a copy of `source` (a folder of the workspace: a solution or a
+/// starter) against `spec`, built with its own Dockerfile on the local base
+/// images, as a student's push would be.
+pub async fn grade_copy(docker: &bollard::Docker, spec: LabSpec, source: &str) -> Report {
+    let dir = tempfile::tempdir().expect("tempdir");
+    repo::copy_tree(&workspace().join(source), dir.path());
+    grade_with(
+        docker,
+        spec,
+        dir.path(),
+        Audience::Student,
+        real_build_args(),
+    )
+    .await
+}
+
 /// Grades without the leftover check, for tests that grade several submissions
 /// at once (the check counts every container of this process).
 pub async fn grade_alongside(
