@@ -148,15 +148,25 @@ pub async fn run(docker: &Docker, inv: &Invocation<'_>) -> Result<Finished, RunE
         };
         result = run_steps(docker, inv, &mounts, &mut ids).await;
     }
+    // Every container is removed, then every volume, even when one removal
+    // fails: the first error is reported once all were tried.
+    let mut failed = None;
     for id in &ids {
-        sweep::remove_container(docker, id).await?;
+        if let Err(e) = sweep::remove_container(docker, id).await {
+            failed.get_or_insert(e);
+        }
     }
     let rm = RemoveVolumeOptionsBuilder::default().force(true).build();
     for volume in &volumes {
         match docker.remove_volume(volume, Some(rm.clone())).await {
-            Err(e) if !super::is_not_found(&e) => return Err(e.into()),
+            Err(e) if !super::is_not_found(&e) => {
+                failed.get_or_insert(e);
+            }
             _ => {}
         }
+    }
+    if let Some(e) = failed {
+        return Err(e.into());
     }
     result
 }

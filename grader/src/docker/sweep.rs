@@ -11,14 +11,27 @@ use bollard::query_parameters::{
 use std::collections::HashMap;
 
 /// Force-removes a container and its anonymous volumes; a missing one is fine.
+///
+/// A busy engine can refuse a removal for a moment (a conflict while the
+/// container is still stopping, a slow answer): it is asked three times,
+/// half a second and then a second apart, before the error counts.
 pub async fn remove_container(docker: &Docker, id: &str) -> Result<(), bollard::errors::Error> {
-    let opts = RemoveContainerOptionsBuilder::default()
-        .force(true)
-        .v(true)
-        .build();
-    match docker.remove_container(id, Some(opts)).await {
-        Err(e) if !super::is_not_found(&e) => Err(e),
-        _ => Ok(()),
+    let mut pause = std::time::Duration::from_millis(500);
+    let mut attempt = 1;
+    loop {
+        let opts = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        match docker.remove_container(id, Some(opts)).await {
+            Err(e) if super::is_not_found(&e) => return Ok(()),
+            Err(e) if attempt == 3 => return Err(e),
+            Err(e) => tracing::debug!("removing {id} (attempt {attempt}): {e}"),
+            Ok(()) => return Ok(()),
+        }
+        tokio::time::sleep(pause).await;
+        pause *= 2;
+        attempt += 1;
     }
 }
 
