@@ -154,6 +154,17 @@ pointer = "/count"
 equals = 3
 
 [[checks]]
+id = "transcript.waited"
+title = "The retry came after the 429's Retry-After"
+points = 1
+kind = "file"
+rule = "json"
+from = "fake:llm"
+path = "transcript.json"
+pointer = "/calls/1/gap_ms"
+min = 1000
+
+[[checks]]
 id = "transcript.prompt"
 title = "The retried call asked the student's question"
 points = 1
@@ -176,17 +187,30 @@ async fn an_openai_client_is_answered_plainly_and_streamed() {
 }
 
 #[tokio::test]
-async fn a_client_that_does_not_retry_or_sends_no_key_loses_what_it_misses() {
+async fn a_client_that_does_not_retry_or_wait_or_sends_no_key_loses_what_it_misses() {
     let Some(docker) = engine().await else { return };
     let dir = submission("fixture-chat", &["no-retry"]);
     let report = grade(&docker, chat_lab(), dir.path()).await;
+    // (Its second call, the stream, came as soon as the first check ended:
+    // whether that counts as waiting is not this case's point.)
+    let lost_but_waited: Vec<String> = lost(&report)
+        .into_iter()
+        .filter(|id| id != "transcript.waited")
+        .collect();
     assert_eq!(
-        lost(&report),
+        lost_but_waited,
         vec![
             "ask".to_string(),
             "transcript.calls".to_string(),
             "transcript.prompt".to_string()
         ],
+        "{report:#?}"
+    );
+    let dir = submission("fixture-chat", &["impatient"]);
+    let report = grade(&docker, chat_lab(), dir.path()).await;
+    assert_eq!(
+        lost(&report),
+        vec!["transcript.waited".to_string()],
         "{report:#?}"
     );
     let dir = submission("fixture-chat", &["no-key"]);

@@ -23,7 +23,7 @@ pub mod startup;
 
 pub use image::{ImageFacts, check as image_check};
 
-use crate::spec::{CheckKind, CheckSpec};
+use crate::spec::{CheckKind, CheckSpec, Via};
 
 /// What a failed check has to say.
 #[derive(Debug)]
@@ -86,14 +86,15 @@ pub async fn run(check: &CheckSpec, env: &Env<'_>) -> Outcome {
             values,
         } => {
             let answers = rows::Answers {
-                request,
+                via: &Via::Http(request.clone()),
                 pointer: answer,
                 values,
+                limit: check.timeout,
             };
             rows::batch(env, &answers).await
         }
         CheckKind::Accuracy {
-            request,
+            via,
             answer,
             values,
             sample,
@@ -102,9 +103,10 @@ pub async fn run(check: &CheckSpec, env: &Env<'_>) -> Outcome {
             min_accuracy,
         } => {
             let answers = rows::Answers {
-                request,
+                via,
                 pointer: answer,
                 values,
+                limit: check.timeout,
             };
             let sample = rows::Sample {
                 size: *sample,

@@ -1,17 +1,21 @@
 //! Checks that send the lab's rows and read the answers: a batch gets one
 //! valid value per row; a seeded sample's answers match the rows' labels often
-//! enough. What the rows are (wines, in week 8) is the lab's data.
+//! enough. What the rows are (wines, in week 8) is the lab's data; they go in
+//! an HTTP request's body, or (week 13) as the event of a Lambda invocation.
 
 use super::http::send;
-use super::{Env, Outcome, Problem};
-use crate::spec::{RequestSpec, Rows, ValueRange, first_rows};
+use super::{Env, Outcome, Problem, clip};
+use crate::spec::{Route, Rows, ValueRange, Via, first_rows};
 use serde_json::Value;
+use std::time::Duration;
 
 /// What a check asks of each answer: its array at `pointer`, each value in range.
 pub struct Answers<'a> {
-    pub request: &'a RequestSpec,
+    pub via: &'a Via,
     pub pointer: &'a str,
     pub values: &'a ValueRange,
+    /// How long one invocation may take.
+    pub limit: Duration,
 }
 
 impl Answers<'_> {
@@ -23,6 +27,15 @@ impl Answers<'_> {
         }
     }
 
+    /// Where the rows go, as messages name it: `POST /predict`, or the
+    /// function behind a Lambda fake.
+    fn target(&self) -> String {
+        match self.via {
+            Via::Http(request) => format!("{} {}", request.method, request.path),
+            Via::Invoke(fake) => format!("the function (Lambda fake \"{fake}\")"),
+        }
+    }
+
     /// Sends the given rows and returns the answers, one per row, each in range.
     async fn get(
         &self,
@@ -30,42 +43,67 @@ impl Answers<'_> {
         rows: &Rows,
         which: &[usize],
     ) -> Result<Vec<Value>, Problem> {
-        let (method, path, noun) = (&self.request.method, &self.request.path, &rows.spec.noun);
-        let mut req = self.request.clone();
-        (req.rows, req.json, req.raw) = (None, Some(rows.body(which)), None);
-        let answer = send(env, &req).await?;
-        if answer.status != 200 {
-            return Err(Problem::Fail(format!(
-                "{method} {path} with {} {noun}: expected status 200, got {}{}",
-                which.len(),
-                answer.status,
-                answer.redirect
-            )));
-        }
-        self.parse(answer.json(), which.len(), noun)
+        let noun = &rows.spec.noun;
+        let body = match self.via {
+            Via::Http(request) => {
+                let mut req = request.clone();
+                (req.rows, req.json, req.raw) = (None, Some(rows.body(which)), None);
+                let answer = send(env, &req).await?;
+                if answer.status != 200 {
+                    return Err(Problem::Fail(format!(
+                        "{} with {} {noun}: expected status 200, got {}{}",
+                        self.target(),
+                        which.len(),
+                        answer.status,
+                        answer.redirect
+                    )));
+                }
+                answer.json()
+            }
+            Via::Invoke(fake) => {
+                let lambda = env.fakes.and_then(|f| f.lambda(fake)).ok_or_else(|| {
+                    Problem::Error(format!("no Lambda fake \"{fake}\" in this grade"))
+                })?;
+                let answer = lambda
+                    .invoke(rows.body(which), self.limit)
+                    .await
+                    .map_err(Problem::Fail)?;
+                if answer.route != Route::Response {
+                    return Err(Problem::Fail(format!(
+                        "{} answered an event of {} {noun} through …/{}: {}",
+                        self.target(),
+                        which.len(),
+                        answer.route.name(),
+                        clip(&String::from_utf8_lossy(&answer.body), 200)
+                    )));
+                }
+                serde_json::from_slice(&answer.body).ok()
+            }
+        };
+        self.parse(body, which.len(), noun)
     }
 
     fn parse(&self, body: Option<Value>, n: usize, noun: &str) -> Result<Vec<Value>, Problem> {
-        let (method, path, name) = (&self.request.method, &self.request.path, self.name());
+        let (target, name) = (self.target(), self.name());
         let Some(list) = body
             .as_ref()
             .and_then(|b| b.pointer(self.pointer))
             .and_then(|p| p.as_array())
         else {
             return Err(Problem::Fail(format!(
-                "{method} {path}: the body has no \"{name}\" array"
+                "{target}: the body has no \"{name}\" array"
             )));
         };
         if list.len() != n {
             return Err(Problem::Fail(format!(
-                "{method} {path} with {n} {noun}: expected {n} {name}, got {}",
+                "{target} with {n} {noun}: expected {n} {name}, got {}",
                 list.len()
             )));
         }
         for (i, v) in list.iter().enumerate() {
             if !self.values.holds(v) {
                 return Err(Problem::Fail(format!(
-                    "{method} {path}: {name}[{i}] is {v}, not {}",
+                    "{target}: {name}[{i}] is {v}, not {}",
                     self.values.describe()
                 )));
             }
@@ -81,7 +119,10 @@ fn rows<'a>(env: &Env<'a>) -> Result<&'a Rows, Problem> {
 
 /// The request's rows get one valid answer each.
 pub async fn batch(env: &Env<'_>, answers: &Answers<'_>) -> Outcome {
-    let n = answers.request.rows.unwrap_or(1);
+    let n = match answers.via {
+        Via::Http(request) => request.rows.unwrap_or(1),
+        Via::Invoke(_) => 1,
+    };
     answers
         .get(env, rows(env)?, &first_rows(n))
         .await
@@ -137,16 +178,17 @@ mod tests {
 
     #[test]
     fn answers_must_be_one_value_in_range_per_row() {
-        let request = RequestSpec::get("/predict");
+        let via = Via::Http(crate::spec::RequestSpec::get("/predict"));
         let values = ValueRange {
             min: Some(3.0),
             max: Some(8.0),
             integer: true,
         };
         let a = Answers {
-            request: &request,
+            via: &via,
             pointer: "/predictions",
             values: &values,
+            limit: Duration::from_secs(1),
         };
         let ok = a.parse(Some(json!({"predictions": [5, 6]})), 2, "rows");
         assert_eq!(ok.ok(), Some(vec![json!(5), json!(6)]));

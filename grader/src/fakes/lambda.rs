@@ -132,7 +132,7 @@ impl Lambda {
     }
 
     /// `{"kind": "lambda", "asked": N, "count": N, "invocations": […],
-    /// "init_errors": […], "stray": […]}`; each invocation holds its request
+    /// "init_error_count": N, "init_errors": […], "stray": […]}`; each invocation holds its request
     /// id, event, whether it was taken, the route of its answer and the body.
     pub fn transcript(&self) -> Value {
         let state = self.state();
@@ -141,6 +141,7 @@ impl Lambda {
             "asked": self.progress.borrow().asked,
             "count": state.invocations.len(),
             "invocations": state.invocations,
+            "init_error_count": state.init_errors.len(),
             "init_errors": state.init_errors,
             "stray": state.stray,
         })

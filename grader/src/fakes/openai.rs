@@ -29,6 +29,8 @@ struct Log {
     count: u32,
     calls: Vec<Value>,
     by_status: std::collections::BTreeMap<u16, u32>,
+    /// When the previous call was recorded, in ms since the fake started.
+    last_ms: Option<u64>,
 }
 
 impl OpenAi {
@@ -52,7 +54,8 @@ impl OpenAi {
     }
 
     /// `{"kind": "openai", "count": N, "by_status": {"200": n, …}, "calls": […]}`;
-    /// each call holds its number, time, status, model, whether it streamed,
+    /// each call holds its number, time (`at_ms` since the fake started,
+    /// `gap_ms` since the previous call), status, model, whether it streamed,
     /// the messages, the reply and the usage.
     pub fn transcript(&self) -> Value {
         let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
@@ -215,16 +218,19 @@ impl OpenAi {
     /// Keeps a call in the transcript (up to the cap) and returns its answer.
     fn record(&self, n: u32, mut seen: Value, answer: Response<Body>) -> Response<Body> {
         let status = answer.status().as_u16();
+        let at_ms = self.started.elapsed().as_millis() as u64;
         let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         *log.by_status.entry(status).or_default() += 1;
+        // The pause since the previous call: how long a client waited before
+        // retrying a 429 (its Retry-After honoured, or not).
+        let gap_ms = log.last_ms.map(|last| at_ms.saturating_sub(last));
+        log.last_ms = Some(at_ms);
         if log.calls.len() < KEPT_CALLS {
             if let Value::Object(map) = &mut seen {
                 map.insert("n".into(), json!(n));
                 map.insert("status".into(), json!(status));
-                map.insert(
-                    "at_ms".into(),
-                    json!(self.started.elapsed().as_millis() as u64),
-                );
+                map.insert("at_ms".into(), json!(at_ms));
+                map.insert("gap_ms".into(), json!(gap_ms));
             }
             log.calls.push(seen);
         }

@@ -368,12 +368,25 @@ impl<'a> Runner<'a> {
             },
             None => None,
         };
+        // Beside the service, a command finds the lab's fakes as the service
+        // does (OPENAI_BASE_URL, AWS_LAMBDA_RUNTIME_API, ...): the same
+        // namespace, the same variables. The check's own env comes last.
+        let mut env: std::collections::BTreeMap<String, String> = match self.beside {
+            Some(_) => self
+                .lab
+                .fakes
+                .values()
+                .flat_map(|f| f.env(&self.lab.id, self.lab.container.memory_mb))
+                .collect(),
+            None => Default::default(),
+        };
+        env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         let invocation = Invocation {
             steps: &steps,
             lab: &self.lab.id,
             container: &self.lab.container,
             image_volumes: self.image_volumes,
-            env: &spec.env,
+            env: &env,
             stdin: spec.stdin.as_deref().map(str::as_bytes),
             tree: tree.as_deref(),
             course_key: self.course_key.as_deref(),

@@ -272,9 +272,10 @@ async fn judge(
             card.judge(&check.id, checks::startup::judge(rule, &trace), started);
             continue;
         }
-        if let CheckKind::Command(_) = &check.kind {
+        if let CheckKind::Command(_) | CheckKind::File(_) = &check.kind {
             // A command beside the service: its containers join the service's
             // network namespace, bounded by its own deadline and the run's.
+            // (A file check here reads such a command's output.)
             let outcome = beside.judge(check, limit).await?;
             card.judge(&check.id, outcome, started);
             continue;

@@ -55,9 +55,10 @@ pub enum CheckKind {
         values: ValueRange,
     },
     /// Answers for a seeded sample of the lab's rows, sent `batch` rows at a
-    /// time, equal the rows' labels often enough.
+    /// time (as HTTP requests or as events for a Lambda fake's function),
+    /// equal the rows' labels often enough.
     Accuracy {
-        request: RequestSpec,
+        via: Via,
         answer: String,
         values: ValueRange,
         sample: usize,
@@ -176,6 +177,7 @@ impl CheckKind {
             CheckKind::Repository(_) => Phase::Source,
             // A fake's transcript is read after the service's last check.
             CheckKind::File(rule) if rule.fake().is_some() => Phase::Final,
+            CheckKind::File(rule) if rule.beside() => Phase::Service,
             CheckKind::File(rule) if rule.command().is_none() => Phase::Source,
             CheckKind::Image(_) => Phase::Build,
             CheckKind::Command(spec) if spec.service => Phase::Service,
@@ -313,10 +315,21 @@ struct BatchFields {
     values: ValueRange,
 }
 
+/// How the accuracy check sends its rows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Via {
+    /// In the body of this request (which takes no body of its own).
+    Http(RequestSpec),
+    /// As the event of an invocation through this Lambda fake.
+    Invoke(String),
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AccuracyFields {
-    request: RequestSpec,
+    /// Exactly one of `request` and `fake`.
+    request: Option<RequestSpec>,
+    fake: Option<String>,
     answer: String,
     #[serde(default)]
     values: ValueRange,
@@ -454,8 +467,18 @@ impl<'de> Deserialize<'de> for CheckSpec {
             }
             "accuracy" => {
                 let f: AccuracyFields = fields("accuracy", raw.rest).map_err(D::Error::custom)?;
+                let via = match (f.request, f.fake) {
+                    (Some(request), None) => Via::Http(request),
+                    (None, Some(fake)) => Via::Invoke(fake),
+                    _ => {
+                        return Err(D::Error::custom(format!(
+                            "check \"{}\": an accuracy check gives `request` (rows sent over HTTP) or `fake` (rows sent as a Lambda event), exactly one",
+                            raw.id
+                        )));
+                    }
+                };
                 CheckKind::Accuracy {
-                    request: f.request,
+                    via,
                     answer: f.answer,
                     values: f.values,
                     sample: f.sample,
@@ -609,18 +632,23 @@ impl CheckSpec {
                 pointer("answer", answer)?;
             }
             CheckKind::Accuracy {
-                request,
+                via,
                 answer,
                 sample,
                 batch,
                 min_accuracy,
                 ..
             } => {
-                request.validate()?;
-                if request.has_body() {
-                    return Err(
-                        "an accuracy check's request takes no body: the rows are drawn from the sample".into(),
-                    );
+                match via {
+                    Via::Http(request) => {
+                        request.validate()?;
+                        if request.has_body() {
+                            return Err(
+                                "an accuracy check's request takes no body: the rows are drawn from the sample".into(),
+                            );
+                        }
+                    }
+                    Via::Invoke(fake) => lambda_fake(lab, fake)?,
                 }
                 pointer("answer", answer)?;
                 if !(1..=1000).contains(sample) {
@@ -699,11 +727,7 @@ impl CheckSpec {
             }
             CheckKind::Metrics(m) => m.validate(lab.rows.is_some())?,
             CheckKind::Invoke { fake, expect, .. } => {
-                if !matches!(lab.fakes.get(fake), Some(super::FakeSpec::Lambda { .. })) {
-                    return Err(format!(
-                        "fake: \"{fake}\" is not a fake of kind \"lambda\" declared under [fakes]"
-                    ));
-                }
+                lambda_fake(lab, fake)?;
                 if let Some(expect) = expect {
                     expect.validate()?;
                     if expect.status.is_some() {
@@ -758,9 +782,9 @@ impl CheckSpec {
                     matches!(&c.kind, CheckKind::Command(cmd) if cmd.service)
                         && Some(c.id.as_str()) == rule.command()
                 };
-                if lab.checks.iter().any(|c| beside(&c)) {
+                if !rule.beside() && lab.checks.iter().any(|c| beside(&c)) {
                     return Err(format!(
-                        "from: \"{}\" runs beside the service; a file check reads only a command run before it (judge its output with expect)",
+                        "from: \"{}\" runs beside the service, and this rule runs commands again: it reads only a command run before the service",
                         rule.command().unwrap_or_default()
                     ));
                 }
@@ -793,12 +817,25 @@ impl CheckKind {
                 .collect(),
             CheckKind::Snapshot { request, .. }
             | CheckKind::Batch { request, .. }
-            | CheckKind::Accuracy { request, .. }
+            | CheckKind::Accuracy {
+                via: Via::Http(request),
+                ..
+            }
             | CheckKind::Sigterm { request, .. }
             | CheckKind::Drain { request, .. } => vec![request],
             CheckKind::Metrics(m) => m.traffic.iter().map(|t| &t.request).collect(),
             _ => Vec::new(),
         }
+    }
+}
+
+/// `fake` names a Lambda fake the lab declares.
+fn lambda_fake(lab: &LabSpec, fake: &str) -> Result<(), String> {
+    match lab.fakes.get(fake) {
+        Some(super::FakeSpec::Lambda { .. }) => Ok(()),
+        _ => Err(format!(
+            "fake: \"{fake}\" is not a fake of kind \"lambda\" declared under [fakes]"
+        )),
     }
 }
 

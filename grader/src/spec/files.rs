@@ -31,6 +31,8 @@ pub enum FileSource {
     Tree,
     /// The output folder of the command check with this id, after it ran.
     Command(String),
+    /// The same, of a command run beside the service (`service = true`).
+    Beside(String),
     /// The transcript of the fake with this name (`transcript.json`), once
     /// the service has stopped.
     Fake(String),
@@ -119,51 +121,53 @@ pub enum Goal {
 }
 
 impl FileRule {
-    /// The command check whose run the rule reads, if any.
-    pub fn command(&self) -> Option<&str> {
+    /// Where the rules that read one file read it.
+    fn source(&self) -> Option<&FileSource> {
         match self {
-            FileRule::Json {
-                source: FileSource::Command(id),
-                ..
-            }
-            | FileRule::MarkdownSections {
-                source: FileSource::Command(id),
-                ..
-            }
-            | FileRule::TomlKeys {
-                source: FileSource::Command(id),
-                ..
-            }
-            | FileRule::JsonLines {
-                source: FileSource::Command(id),
-                ..
-            }
-            | FileRule::Deterministic { from: id, .. }
-            | FileRule::Differs { from: id, .. } => Some(id),
+            FileRule::Json { source, .. }
+            | FileRule::MarkdownSections { source, .. }
+            | FileRule::TomlKeys { source, .. }
+            | FileRule::JsonLines { source, .. } => Some(source),
             _ => None,
         }
     }
 
+    /// The command check whose run the rule reads, if any.
+    pub fn command(&self) -> Option<&str> {
+        match (self, self.source()) {
+            (_, Some(FileSource::Command(id) | FileSource::Beside(id))) => Some(id),
+            (FileRule::Deterministic { from, .. } | FileRule::Differs { from, .. }, _) => {
+                Some(from)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the rule reads what a command beside the service wrote (and
+    /// so is judged beside the service, after that command).
+    pub fn beside(&self) -> bool {
+        matches!(self.source(), Some(FileSource::Beside(_)))
+    }
+
     /// The fake whose transcript the rule reads, if any.
     pub fn fake(&self) -> Option<&str> {
-        match self {
-            FileRule::Json {
-                source: FileSource::Fake(name),
-                ..
-            }
-            | FileRule::MarkdownSections {
-                source: FileSource::Fake(name),
-                ..
-            }
-            | FileRule::TomlKeys {
-                source: FileSource::Fake(name),
-                ..
-            }
-            | FileRule::JsonLines {
-                source: FileSource::Fake(name),
-                ..
-            } => Some(name),
+        match self.source() {
+            Some(FileSource::Fake(name)) => Some(name),
             _ => None,
+        }
+    }
+
+    /// Marks a rule that reads the output of one of `beside` (the commands
+    /// that run beside the service) as reading it there.
+    pub(super) fn resolve_beside(&mut self, beside: &[&str]) {
+        if let FileRule::Json { source, .. }
+        | FileRule::MarkdownSections { source, .. }
+        | FileRule::TomlKeys { source, .. }
+        | FileRule::JsonLines { source, .. } = self
+            && let FileSource::Command(id) = source
+            && beside.contains(&id.as_str())
+        {
+            *source = FileSource::Beside(std::mem::take(id));
         }
     }
 }

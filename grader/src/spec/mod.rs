@@ -16,7 +16,7 @@ mod request;
 mod rows;
 
 pub use check::{
-    CheckKind, CheckSpec, ImageRule, Phase, Route, StartupRule, ValueRange, Visibility,
+    CheckKind, CheckSpec, ImageRule, Phase, Route, StartupRule, ValueRange, Via, Visibility,
 };
 pub use command::{
     CommandExpect, CommandSpec, Input, MetricsExpect, PredictionsExpect, SUBMISSION, StepSpec,
@@ -252,6 +252,20 @@ impl LabSpec {
             };
             let text = data(&rows.file).map_err(|p| invalid("rows.file", p))?;
             spec.rows = Some(Rows::parse(rows, &text).map_err(|p| invalid("rows", p))?);
+        }
+        // A file check of a command's output is judged where that command
+        // runs: before the service, or beside it.
+        let beside: Vec<String> = spec
+            .checks
+            .iter()
+            .filter(|c| matches!(&c.kind, CheckKind::Command(cmd) if cmd.service))
+            .map(|c| c.id.clone())
+            .collect();
+        let beside: Vec<&str> = beside.iter().map(String::as_str).collect();
+        for check in &mut spec.checks {
+            if let CheckKind::File(rule) = &mut check.kind {
+                rule.resolve_beside(&beside);
+            }
         }
         spec.validate()?;
         Ok(spec)

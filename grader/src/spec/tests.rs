@@ -309,10 +309,10 @@ fn command_file_and_repository_mistakes_are_named_in_one_line() {
                 ),
                 check(
                     "file",
-                    "rule = \"json\"\nfrom = \"run\"\npath = \"m.json\"\npointer = \"/a\"\nmin = 1.0"
+                    "rule = \"deterministic\"\nfrom = \"run\"\npaths = [\"m.json\"]"
                 )
             ),
-            "from: \"run\" runs beside the service",
+            "from: \"run\" runs beside the service, and this rule runs commands again",
         ),
         (
             check("file", "path = \"m.json\""),
@@ -684,6 +684,20 @@ const LAMBDA: &str = "id = \"f\"\ntitle = \"T\"\nweek = 13\n[container]\nready_f
 const INVOKE: &str = "[[checks]]\nid = \"i\"\ntitle = \"t\"\npoints = 1\nkind = \"invoke\"\nfake = \"runtime\"\nevent = { inputs = [1] }\n";
 
 #[test]
+fn a_file_check_of_a_command_beside_the_service_is_judged_beside_it() {
+    let lab = format!(
+        "{LAMBDA}[[checks]]\nid = \"run\"\ntitle = \"t\"\npoints = 1\nkind = \"command\"\nservice = true\nargs = [\"x\"]\noutput_dir = \"out\"\n[[checks]]\nid = \"read\"\ntitle = \"t\"\npoints = 1\nkind = \"file\"\nrule = \"json\"\nfrom = \"run\"\npath = \"out/m.json\"\npointer = \"/a\"\nequals = 1\n"
+    );
+    let lab = parse(&lab).expect("valid");
+    let CheckKind::File(rule) = &lab.checks[1].kind else {
+        panic!("a file check")
+    };
+    assert!(rule.beside());
+    assert_eq!(rule.command(), Some("run"));
+    assert_eq!(lab.checks[1].kind.phase(), Phase::Service);
+}
+
+#[test]
 fn a_lab_of_fakes_parses_with_their_checks_in_their_phases() {
     let transcript = "[[checks]]\nid = \"n\"\ntitle = \"t\"\npoints = 1\nkind = \"file\"\nrule = \"json\"\nfrom = \"fake:runtime\"\npath = \"transcript.json\"\npointer = \"/count\"\nequals = 1\n";
     let lab = parse(&format!("{LAMBDA}{INVOKE}{transcript}")).expect("valid");
@@ -701,6 +715,41 @@ fn a_lab_of_fakes_parses_with_their_checks_in_their_phases() {
         llm.expect_err("an invoke of an openai fake")
             .to_string()
             .contains("\"llm\" is not a fake of kind \"lambda\"")
+    );
+}
+
+#[test]
+fn an_accuracy_check_sends_its_rows_over_http_or_as_an_invocation() {
+    let rows = "[rows]\nfile = \"../data/w.csv\"\nlabel = \"q\"\n";
+    let check = "[[checks]]\nid = \"a\"\ntitle = \"t\"\npoints = 1\nkind = \"accuracy\"\nanswer = \"/predictions\"\nsample = 2\nseed = 1\nmin_accuracy = 0.5\n";
+    let data = |_: &str| Ok("x,q\n1,5\n2,6\n".to_string());
+    let text = format!("{LAMBDA}{rows}{check}fake = \"runtime\"\n");
+    let lab = LabSpec::parse_with_data(&text, "lab.toml", BTreeMap::new(), &data).expect("valid");
+    assert!(matches!(
+        &lab.checks[0].kind,
+        CheckKind::Accuracy { via: crate::spec::Via::Invoke(f), .. } if f == "runtime"
+    ));
+    assert!(lab.checks[0].kind.requests().is_empty());
+    let both = format!(
+        "{LAMBDA}{rows}{check}fake = \"runtime\"\nrequest = {{ method = \"POST\", path = \"/p\" }}\n"
+    );
+    let err = LabSpec::parse_with_data(&both, "lab.toml", BTreeMap::new(), &data)
+        .expect_err("both")
+        .to_string();
+    assert!(
+        err.contains("`request`") && err.contains("exactly one"),
+        "{err}"
+    );
+    let neither = format!("{LAMBDA}{rows}{check}");
+    assert!(LabSpec::parse_with_data(&neither, "lab.toml", BTreeMap::new(), &data).is_err());
+    let wrong =
+        format!("{HEAD}[fakes.llm]\nkind = \"openai\"\nport = 8081\n{rows}{check}fake = \"llm\"\n");
+    let err = LabSpec::parse_with_data(&wrong, "lab.toml", BTreeMap::new(), &data)
+        .expect_err("not a lambda")
+        .to_string();
+    assert!(
+        err.contains("\"llm\" is not a fake of kind \"lambda\""),
+        "{err}"
     );
 }
 
