@@ -141,6 +141,10 @@ enum Maker {
     /// reference's model, beside the reference's README.md with
     /// `[[case.edit]]`s (support::week12). Week 12.
     Experiments,
+    /// `fixture-week13 --mode MODE` FROM scratch with a model and its pin,
+    /// beside the reference's README.md with `[[case.edit]]`s
+    /// (support::week13). Week 13.
+    Function,
 }
 
 /// A case's submission, as its maker and variant say.
@@ -186,6 +190,10 @@ enum Make {
         mode: String,
         edits: Vec<Edit>,
     },
+    Function {
+        mode: String,
+        edits: Vec<Edit>,
+    },
     Pipeline {
         edits: Vec<Edit>,
     },
@@ -206,6 +214,7 @@ impl Make {
             Make::Pod { mode, edits } => support::week09::submission(mode, edits),
             Make::Monitored { mode, edits } => support::week11::submission(mode, edits),
             Make::Experiments { mode, edits } => support::week12::submission(mode, edits),
+            Make::Function { mode, edits } => support::week13::submission(mode, edits),
             Make::Pipeline { edits } => {
                 support::week10::repository(support::week10::SOLUTION, edits)
             }
@@ -420,7 +429,7 @@ fn read_case(lab: &str, spec: &LabSpec, maker: Maker, value: toml::Value) -> Res
         Maker::Dotfiles | Maker::Keys | Maker::Workflows => &["edit", "repo"],
         Maker::Pipeline => &["edit"],
         Maker::Service => &["mode", "image"],
-        Maker::Pod | Maker::Monitored | Maker::Experiments => &["mode", "edit"],
+        Maker::Pod | Maker::Monitored | Maker::Experiments | Maker::Function => &["mode", "edit"],
     };
     let given = [
         ("mode", raw.mode.is_some()),
@@ -499,6 +508,10 @@ fn read_case(lab: &str, spec: &LabSpec, maker: Maker, value: toml::Value) -> Res
             mode: mode()?,
             edits: raw.edit.clone(),
         },
+        Maker::Function => Make::Function {
+            mode: mode()?,
+            edits: raw.edit.clone(),
+        },
         Maker::Pipeline => Make::Pipeline {
             edits: raw.edit.clone(),
         },
@@ -571,6 +584,7 @@ fn maker_name(maker: Maker) -> &'static str {
         Maker::Pod => "pod",
         Maker::Monitored => "monitored",
         Maker::Experiments => "experiments",
+        Maker::Function => "function",
         Maker::Pipeline => "pipeline",
     }
 }

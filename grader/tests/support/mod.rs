@@ -15,6 +15,7 @@ pub mod week09;
 pub mod week10;
 pub mod week11;
 pub mod week12;
+pub mod week13;
 
 use grader::result::{Audience, Report, Verdict};
 use grader::spec::LabSpec;
