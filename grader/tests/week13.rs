@@ -26,19 +26,39 @@ async fn the_reference_solution_scores_full_marks() {
 #[tokio::test]
 async fn the_starter_earns_what_it_already_does_right() {
     let Some(docker) = engine().await else { return };
-    let report = support::grade_copy(&docker, week13(), "labs/week13-serverless-llmops").await;
-    assert_eq!(lost(&report), STARTER_LOSES, "{report:#?}");
-    let lost_points: u32 = week13()
-        .checks
-        .iter()
-        .filter(|c| STARTER_LOSES.contains(&c.id.as_str()))
-        .map(|c| c.points)
-        .sum();
-    assert_eq!(report.score.earned, 100 - lost_points, "{report:#?}");
+    support::starter_loses(
+        &docker,
+        week13(),
+        "labs/week13-serverless-llmops",
+        STARTER_LOSES,
+    )
+    .await;
 }
 
-/// What the starter loses: everything its todo!()s stand in the way of.
-const STARTER_LOSES: &[&str] = &[];
+/// What the starter loses: every item. The cold-start flag is the first
+/// thing the handler asks, so every invocation panics (lambda_runtime
+/// answers it through …/error); the tampered start panics in
+/// report_init_error; the harness's first cache lookup panics; and the
+/// README's two sections are to write. It scores 0.
+const STARTER_LOSES: &[&str] = &[
+    "function.cold-start",
+    "function.predict",
+    "function.unknown-field",
+    "function.out-of-range",
+    "function.warm",
+    "function.tampered",
+    "harness.runs",
+    "report.versions",
+    "report.scores",
+    "report.tokens",
+    "report.cost",
+    "report.retries",
+    "cache.second-run",
+    "llm.calls",
+    "llm.backoff",
+    "function.init-error",
+    "readme.latency",
+];
 
 /// The chapter's session: the reference (the fixture tool in its reference
 /// mode is week 13's library put together as its command line does) against

@@ -180,7 +180,8 @@ pub fn real_build_args() -> BTreeMap<String, String> {
 
 /// Grades a copy of `source` (a folder of the workspace: a solution or a
 /// starter) against `spec`, built with its own Dockerfile on the local base
-/// images, as a student's push would be.
+/// images, as a student's push would be, with the hidden checks shown (as
+/// an instructor sees them): a reference must earn those too.
 pub async fn grade_copy(docker: &bollard::Docker, spec: LabSpec, source: &str) -> Report {
     let dir = tempfile::tempdir().expect("tempdir");
     repo::copy_tree(&workspace().join(source), dir.path());
@@ -188,10 +189,25 @@ pub async fn grade_copy(docker: &bollard::Docker, spec: LabSpec, source: &str) -
         docker,
         spec,
         dir.path(),
-        Audience::Student,
+        Audience::Instructor,
         real_build_args(),
     )
     .await
+}
+
+/// Grades a copy of the starter `source` and asserts that it loses exactly
+/// `loses` (in the lab's order) and earns every other item's points.
+pub async fn starter_loses(docker: &bollard::Docker, spec: LabSpec, source: &str, loses: &[&str]) {
+    let lost_points: u32 = spec
+        .checks
+        .iter()
+        .filter(|c| loses.contains(&c.id.as_str()))
+        .map(|c| c.points)
+        .sum();
+    let max: u32 = spec.checks.iter().map(|c| c.points).sum();
+    let report = grade_copy(docker, spec, source).await;
+    assert_eq!(lost(&report), loses, "{report:#?}");
+    assert_eq!(report.score.earned, max - lost_points, "{report:#?}");
 }
 
 /// Grades without the leftover check, for tests that grade several submissions
