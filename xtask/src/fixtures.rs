@@ -9,7 +9,7 @@ use crate::step::step;
 use crate::{cmd, workspace};
 
 pub const TARGET: &str = "x86_64-unknown-linux-gnu";
-const PROFILE: &str = "fixture";
+pub const PROFILE: &str = "fixture";
 
 /// Builds the fixtures, prints their paths and returns the directory they
 /// are in (`target/x86_64-unknown-linux-gnu/fixture`).

@@ -73,6 +73,8 @@ struct RecipeToml {
     wheels: Vec<String>,
     #[serde(default)]
     crates: Vec<String>,
+    #[serde(default)]
+    programs: Vec<String>,
     verify: Vec<String>,
     #[serde(default)]
     expect: Option<String>,
@@ -135,6 +137,10 @@ pub struct Recipe {
     pub packages: Vec<Package>,
     pub wheels: Vec<Wheel>,
     pub crates: Vec<Crate>,
+    /// Workspace packages whose program (of the same name) is built
+    /// statically and put at `/usr/local/bin/<name>`: the grader's own small
+    /// drivers of a real tool (week 14's browser driver).
+    pub programs: Vec<String>,
     pub verify: Vec<String>,
     /// What `verify`'s output must contain.
     pub expect: String,
@@ -328,6 +334,24 @@ impl Recipe {
                 }
             }
         };
+        if let Some((i, bad)) = raw
+            .programs
+            .iter()
+            .enumerate()
+            .find(|(_, p)| !NAME.is_match(p))
+        {
+            return Err(field(
+                &format!("programs[{i}]"),
+                format!("`{bad}` is not a workspace package name"),
+            ));
+        }
+        if !raw.programs.is_empty() && !crates.is_empty() {
+            return Err(field(
+                "programs",
+                "a judge on the builder image installs crates only: leave `programs` out"
+                    .to_owned(),
+            ));
+        }
         let recipe = Recipe {
             name: name.to_owned(),
             tag: raw.tag,
@@ -335,6 +359,7 @@ impl Recipe {
             packages,
             wheels,
             crates,
+            programs: raw.programs,
             verify: raw.verify,
             expect,
             recipe_text: recipe_text.to_owned(),
@@ -382,9 +407,14 @@ impl Recipe {
             .iter()
             .map(|p| ("packages", p.spec()))
             .chain(self.wheels.iter().map(|w| ("wheels", w.spec())))
-            .chain(self.crates.iter().map(|c| ("crates", c.spec())));
+            .chain(self.crates.iter().map(|c| ("crates", c.spec())))
+            .chain(self.programs.iter().map(|p| ("programs", p.clone())));
         for (field, spec) in wanted {
-            if !words.contains(spec.as_str()) {
+            // A program is named by itself (`-p NAME`) or by a path to it.
+            let named = words.contains(spec.as_str())
+                || (field == "programs"
+                    && words.iter().any(|w| w.ends_with(&format!("/{spec}"))));
+            if !named {
                 bail!(
                     "{path}: does not install `{spec}` (from `{field}` in {RECIPE_FILE}); the two recipes must install the same"
                 );
@@ -607,7 +637,15 @@ fn ensure(recipe: &Recipe, rebuild: bool) -> Result<bool> {
     } else {
         resolve_versions(recipe).with_context(context)?
     };
-    let hash = recipe.inputs_hash(&resolved);
+    // The programs are built first: the image follows their bytes.
+    let programs = build_programs(recipe).with_context(context)?;
+    // (Not in what debootstrap's stamp holds: a new build of a program
+    // must not make the packages be installed again.)
+    let with_programs = programs.iter().fold(resolved.clone(), |mut text, p| {
+        let _ = writeln!(text, "program {}", p.hash);
+        text
+    });
+    let hash = recipe.inputs_hash(&with_programs);
     let (up_to_date, old) = base_images::cached(&recipe.tag, &hash, rebuild)?;
     if up_to_date {
         return Ok(false);
@@ -615,7 +653,7 @@ fn ensure(recipe: &Recipe, rebuild: bool) -> Result<bool> {
     let id = if on_builder {
         judge_crates::build(recipe, &hash).with_context(context)?
     } else {
-        build(recipe, &hash, &resolved).with_context(context)?
+        build(recipe, &hash, &resolved, &programs).with_context(context)?
     };
     if let Err(err) = step(&format!("verify {} (offline)", recipe.tag), || {
         verify(recipe)
@@ -714,7 +752,7 @@ fn installed_versions(status: &str) -> BTreeMap<String, String> {
 
 /// Debootstrap (or reuse), packages checked, wheels, import. Returns the
 /// new image's id.
-fn build(recipe: &Recipe, hash: &str, resolved: &str) -> Result<String> {
+fn build(recipe: &Recipe, hash: &str, resolved: &str, programs: &[Program]) -> Result<String> {
     let work = workspace::scratch_dir()?.join("judges").join(&recipe.name);
     let names = recipe.package_names();
     let mut required = vec!["usr/bin/dpkg", "var/lib/dpkg/status"];
@@ -763,6 +801,15 @@ fn build(recipe: &Recipe, hash: &str, resolved: &str) -> Result<String> {
             || install_wheels(&rootfs, &wheels),
         )?;
     }
+    // Put in afresh each time: the rootfs is reused across builds.
+    let bin = rootfs.join("usr/local/bin");
+    for program in programs {
+        let to = bin.join(&program.name);
+        fs::copy(&program.path, &to)
+            .with_context(|| format!("copying {} to {}", program.path.display(), to.display()))?;
+        fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .with_context(|| format!("making {} executable", to.display()))?;
+    }
     let mut changes = base_images::labels(
         &format!(
             "judge image {} (cargo xtask judge-images, recipe {JUDGES_DIR}/{}/)",
@@ -787,6 +834,57 @@ fn build(recipe: &Recipe, hash: &str, resolved: &str) -> Result<String> {
     step(&format!("import {}", recipe.tag), || {
         docker::import(&recipe.tag, &changes, |out| write_rootfs(out, &rootfs))
     })
+}
+
+/// A program of the workspace built for a judge image.
+struct Program {
+    name: String,
+    path: PathBuf,
+    /// `NAME sha256=…`, for the image's inputs hash.
+    hash: String,
+}
+
+/// Builds the recipe's programs as static binaries, with the fixtures'
+/// profile and flags (so they share compiled dependencies with them).
+fn build_programs(recipe: &Recipe) -> Result<Vec<Program>> {
+    if recipe.programs.is_empty() {
+        return Ok(Vec::new());
+    }
+    step(
+        &format!("{}: build {}", recipe.name, recipe.programs.join(", ")),
+        || {
+            let mut command = workspace::cargo();
+            command
+                .args(["build", "--locked", "--profile", crate::fixtures::PROFILE])
+                .args(["--target", crate::fixtures::TARGET])
+                .env("RUSTFLAGS", "-C target-feature=+crt-static")
+                .env_remove("CARGO_ENCODED_RUSTFLAGS");
+            for name in &recipe.programs {
+                command.args(["-p", name]);
+            }
+            cmd::run(&mut command)
+        },
+    )?;
+    let metadata = workspace::metadata()?;
+    let dir = metadata["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .context("`cargo metadata` gave no target_directory")?
+        .join(crate::fixtures::TARGET)
+        .join(crate::fixtures::PROFILE);
+    recipe
+        .programs
+        .iter()
+        .map(|name| {
+            let path = dir.join(name);
+            let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            Ok(Program {
+                name: name.clone(),
+                hash: format!("{name} sha256={:x}", Sha256::digest(&bytes)),
+                path,
+            })
+        })
+        .collect()
 }
 
 /// Every recipe package is installed, with its pinned version; prints them.
@@ -1311,6 +1409,25 @@ verify = ["dotdrop", "--version"]
             }]
         );
         assert_eq!(recipe.expect, "dotdrop");
+    }
+
+    #[test]
+    fn parses_programs_of_the_workspace() {
+        let text = "tag = \"mlops-judge/browser:1\"\nsuite = \"bookworm\"\npackages = [\"chromium\"]\nprograms = [\"judge-browser\"]\nverify = [\"chromium\", \"--version\"]\nexpect = \"Chromium\"\n";
+        let dockerfile = "ARG BASE_IMAGE=debian:bookworm-slim\nFROM ${BASE_IMAGE}\nRUN apt-get install -y chromium\nCOPY --from=driver /judge-browser /usr/local/bin/judge-browser\nRUN useradd --uid 10001 judge\n";
+        let recipe = Recipe::parse("browser", "r.toml", text, "Dockerfile", dockerfile)
+            .expect("a recipe with a program");
+        assert_eq!(recipe.programs, ["judge-browser"]);
+        let err = |text: &str, dockerfile: &str| {
+            format!(
+                "{:#}",
+                Recipe::parse("browser", "r.toml", text, "Dockerfile", dockerfile).expect_err(text)
+            )
+        };
+        let bad = text.replace("[\"judge-browser\"]", "[\"Judge Browser\"]");
+        assert!(err(&bad, dockerfile).contains("`programs[0]`"));
+        let missing = dockerfile.replace("judge-browser", "driver");
+        assert!(err(text, &missing).contains("does not install `judge-browser`"));
     }
 
     #[test]

@@ -24,11 +24,13 @@ pub fn judge_one_file(rule: &FileRule, read: impl Fn(&str) -> Result<Vec<u8>, Pr
             min,
             max,
             equals,
+            contains,
             ..
         } => {
             let bytes = read(path)?;
             match equals {
                 Some(want) => json_equals(path, &bytes, pointer, want),
+                None if !contains.is_empty() => json_contains(path, &bytes, pointer, contains),
                 None => json_threshold(path, &bytes, pointer, *min, *max),
             }
         }
@@ -104,6 +106,25 @@ pub fn json_equals(name: &str, bytes: &[u8], pointer: &str, want: &serde_json::V
         clip(&value.to_string(), 120),
         clip(&want.to_string(), 120)
     )))
+}
+
+/// The string at `pointer` in the JSON file `name` holds each of `texts`.
+pub fn json_contains(name: &str, bytes: &[u8], pointer: &str, texts: &[String]) -> Outcome {
+    let (value, at) = json_at(name, bytes, pointer)?;
+    let Some(text) = value.as_str() else {
+        return Err(Problem::Fail(format!(
+            "{name} has {} at {at}, not a string",
+            clip(&value.to_string(), 60)
+        )));
+    };
+    match texts.iter().find(|t| !text.contains(t.as_str())) {
+        None => Ok(()),
+        Some(missing) => Err(Problem::Fail(format!(
+            "{name}: {at} does not hold {:?}; it is {}",
+            clip(missing, 80),
+            clip(&format!("{text:?}"), 160)
+        ))),
+    }
 }
 
 /// Removes the members whose value is `null` from every object within.
@@ -380,6 +401,20 @@ mod tests {
             }
             other => panic!("expected a failure, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn json_contains_wants_every_text_in_a_string() {
+        let t = br#"{"calls":[{"messages":[{"content":"[week05] Dotdrop renders"}]}]}"#;
+        let at = "/calls/0/messages/0/content";
+        let texts = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(json_contains("t.json", t, at, &texts(&["[week05]", "Dotdrop"])).is_ok());
+        assert!(
+            fail(json_contains("t.json", t, at, &texts(&["[week06]"]))).contains("does not hold")
+        );
+        assert!(
+            fail(json_contains("t.json", t, "/calls/0", &texts(&["x"]))).contains("not a string")
+        );
     }
 
     #[test]

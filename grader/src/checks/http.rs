@@ -13,7 +13,12 @@ pub struct Answer {
     pub status: u16,
     /// What a redirect (3xx) said, as " (a redirect to …)"; empty otherwise.
     pub redirect: String,
+    /// The `Content-Type` header, when there was one.
+    pub content_type: Option<String>,
     pub body: Vec<u8>,
+    /// The body as it came: each chunk with when it arrived, in ms since
+    /// the request was sent (a streamed answer is judged by its timing).
+    pub chunks: Vec<(bytes::Bytes, u64)>,
 }
 
 impl Answer {
@@ -42,6 +47,7 @@ pub async fn send(env: &Env<'_>, req: &RequestSpec) -> Result<Answer, Problem> {
         }
         builder.send()
     };
+    let started = std::time::Instant::now();
     let mut sent = attempt(body.clone()).await;
     // A service that refuses a large body (413) answers before it has read
     // it and closes: the grader's write can then fail (a broken pipe, a
@@ -63,7 +69,12 @@ pub async fn send(env: &Env<'_>, req: &RequestSpec) -> Result<Answer, Problem> {
     })?;
     let status = response.status().as_u16();
     let redirect = super::redirect_note(status, response.headers());
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let mut body = Vec::new();
+    let mut chunks = Vec::new();
     let mut response = response;
     loop {
         let chunk = response.chunk().await.map_err(|e| {
@@ -82,11 +93,14 @@ pub async fn send(env: &Env<'_>, req: &RequestSpec) -> Result<Answer, Problem> {
             )));
         }
         body.extend_from_slice(&chunk);
+        chunks.push((chunk, started.elapsed().as_millis() as u64));
     }
     Ok(Answer {
         status,
         redirect,
+        content_type,
         body,
+        chunks,
     })
 }
 
@@ -170,6 +184,25 @@ pub fn judge_as(what: &str, expect: &Expect, answer: &Answer) -> Outcome {
             answer.redirect,
             body_hint()
         )));
+    }
+    if let Some(want) = &expect.content_type {
+        let got = answer.content_type.as_deref().unwrap_or("");
+        let media = got.split(';').next().unwrap_or("").trim();
+        if !media.eq_ignore_ascii_case(want) {
+            return Err(Problem::Fail(format!(
+                "{what}: expected Content-Type {want}, got {}",
+                if got.is_empty() {
+                    "none".to_string()
+                } else {
+                    clip(got, 80)
+                }
+            )));
+        }
+    }
+    if let Some(want) = &expect.sse {
+        let events = super::sse::events(answer)
+            .map_err(|m| Problem::Fail(format!("{what}: {}", clip(&m, 200))))?;
+        super::sse::judge(what, want, &events)?;
     }
     let needs_json = expect.json.is_some()
         || expect.json_body
@@ -256,7 +289,9 @@ mod tests {
         Answer {
             status,
             redirect: String::new(),
+            content_type: None,
             body: body.as_bytes().to_vec(),
+            chunks: Vec::new(),
         }
     }
 

@@ -45,7 +45,9 @@ pub async fn check(
     let as_http = Answer {
         status: 0,
         redirect: String::new(),
+        content_type: None,
         body: answer.body,
+        chunks: Vec::new(),
     };
     judge_as(&what, expect, &as_http)
 }

@@ -19,6 +19,7 @@ pub mod scores;
 pub mod secrets;
 pub mod sigterm;
 mod snapshot;
+pub mod sse;
 pub mod startup;
 
 pub use image::{ImageFacts, check as image_check};

@@ -41,7 +41,8 @@ pub enum FileSource {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FileRule {
     /// A number in a JSON file, at a JSON pointer, within bounds; or any
-    /// value there equal to `equals`.
+    /// value there equal to `equals`; or a string there holding each of
+    /// `contains` (a prompt that carries the notes it was given).
     Json {
         source: FileSource,
         path: String,
@@ -49,6 +50,7 @@ pub enum FileRule {
         min: Option<f64>,
         max: Option<f64>,
         equals: Option<serde_json::Value>,
+        contains: Vec<String>,
     },
     /// The command run a second time writes byte-identical files.
     Deterministic { from: String, paths: Vec<String> },
@@ -201,6 +203,8 @@ struct JsonFields {
     min: Option<f64>,
     max: Option<f64>,
     equals: Option<serde_json::Value>,
+    #[serde(default)]
+    contains: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -349,6 +353,7 @@ pub(super) fn file_rule(mut rest: toml::Table) -> Result<FileRule, String> {
                 min: f.min,
                 max: f.max,
                 equals: f.equals,
+                contains: f.contains,
             }
         }
         "deterministic" => {
@@ -481,6 +486,7 @@ impl FileRule {
                 min,
                 max,
                 equals,
+                contains,
                 ..
             } => {
                 relative_path("path", path)?;
@@ -489,11 +495,26 @@ impl FileRule {
                         "pointer: \"{pointer}\" is not a JSON pointer (starts with '/')"
                     ));
                 }
-                if equals.is_some() && (min.is_some() || max.is_some()) {
-                    return Err("rule \"json\": give equals, or min and max, not both".into());
+                let kinds = [
+                    equals.is_some(),
+                    min.is_some() || max.is_some(),
+                    !contains.is_empty(),
+                ];
+                match kinds.iter().filter(|k| **k).count() {
+                    0 => {
+                        return Err(
+                            "rule \"json\" needs equals, contains, or min, max or both".into()
+                        );
+                    }
+                    1 => {}
+                    _ => {
+                        return Err(
+                            "rule \"json\": give one of equals, contains, or min and max".into(),
+                        );
+                    }
                 }
-                if equals.is_none() && min.is_none() && max.is_none() {
-                    return Err("rule \"json\" needs equals, or min, max or both".into());
+                if contains.iter().any(String::is_empty) {
+                    return Err("contains: an empty text would always be found".into());
                 }
                 if [min, max].into_iter().flatten().any(|v| !v.is_finite()) {
                     return Err("min and max must be finite numbers".into());

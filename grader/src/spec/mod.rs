@@ -26,7 +26,7 @@ pub use embedded::{EmbeddedLab, embedded_lab, embedded_labs};
 pub use fakes::{FakeSpec, OPENAI_KEY, Reply};
 pub use files::{Best, Covers, DEFAULT_TYPES, FileRule, FileSource, Goal, RepoRule};
 pub use metrics::{MetricsSpec, SampleExpect, Traffic};
-pub use request::{Case, Expect, RequestSpec};
+pub use request::{Case, Expect, RequestSpec, SseExpect, SseJoin, SseSpread};
 pub use rows::{Rows, RowsSpec, first as first_rows};
 
 use serde::Deserialize;

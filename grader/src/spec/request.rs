@@ -113,6 +113,51 @@ pub struct Expect {
     /// given (`"/field" = "inputs[0].ph"`).
     #[serde(default)]
     pub at: std::collections::BTreeMap<String, serde_json::Value>,
+    /// The answer's media type (its `Content-Type` before any `;`), compared
+    /// without regard to case: `text/event-stream`, `text/html`.
+    pub content_type: Option<String>,
+    /// The body is a stream of server-sent events, held to this.
+    pub sse: Option<SseExpect>,
+}
+
+/// What a server-sent-events answer must hold (see `checks::sse`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SseExpect {
+    /// The events' names in order, each run of one name counted once:
+    /// `["sources", "token", "done"]` is one `sources`, any number of
+    /// `token`, one `done`.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// At least this many events of each name.
+    #[serde(default)]
+    pub min_count: std::collections::BTreeMap<String, usize>,
+    /// `"NAME/pointer"`: the JSON pointer into the data of the first event
+    /// of that name equals the value (`"done/turns" = 2`).
+    #[serde(default)]
+    pub at: std::collections::BTreeMap<String, serde_json::Value>,
+    /// The texts the events of one name carry, joined.
+    pub join: Option<SseJoin>,
+    /// The events of one name came over a span of time.
+    pub spread: Option<SseSpread>,
+}
+
+/// The text at `pointer` of every `event` event, joined, equals `equals`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SseJoin {
+    pub event: String,
+    pub pointer: String,
+    pub equals: String,
+}
+
+/// The first and the last `event` event arrived at least `min_ms` apart:
+/// relayed as they were made, not held back and sent at once.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SseSpread {
+    pub event: String,
+    pub min_ms: u64,
 }
 
 impl Expect {
@@ -124,11 +169,31 @@ impl Expect {
             && self.keys.is_empty()
             && self.mentions.is_none()
             && self.at.is_empty()
+            && self.content_type.is_none()
+            && self.sse.is_none()
         {
             return Err(
-                "expect: give at least one of status, status_in, json, json_body, keys, mentions, at"
+                "expect: give at least one of status, status_in, json, json_body, keys, mentions, at, content_type, sse"
                     .into(),
             );
+        }
+        if let Some(sse) = &self.sse {
+            if let Some(bad) = sse.at.keys().find(|k| {
+                let (name, pointer) = crate::checks::sse::split_at_key(k);
+                name.is_empty() || pointer.is_empty()
+            }) {
+                return Err(format!(
+                    "expect.sse.at: \"{bad}\" should be an event's name and a JSON pointer (\"done/turns\")"
+                ));
+            }
+            if let Some(join) = &sse.join
+                && !join.pointer.starts_with('/')
+            {
+                return Err(format!(
+                    "expect.sse.join.pointer: \"{}\" is not a JSON pointer (starts with '/')",
+                    join.pointer
+                ));
+            }
         }
         if let Some(bad) = self.at.keys().find(|p| !p.starts_with('/')) {
             return Err(format!(

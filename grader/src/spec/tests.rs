@@ -344,7 +344,21 @@ fn command_file_and_repository_mistakes_are_named_in_one_line() {
                 "file",
                 "rule = \"json\"\npath = \"m.json\"\npointer = \"/a\"",
             ),
-            "needs equals, or min, max or both",
+            "needs equals, contains, or min, max or both",
+        ),
+        (
+            check(
+                "file",
+                "rule = \"json\"\npath = \"m.json\"\npointer = \"/a\"\nequals = 1\ncontains = [\"x\"]",
+            ),
+            "give one of equals, contains, or min and max",
+        ),
+        (
+            check(
+                "file",
+                "rule = \"json\"\npath = \"m.json\"\npointer = \"/a\"\ncontains = [\"\"]",
+            ),
+            "an empty text would always be found",
         ),
         (
             check(
@@ -806,7 +820,7 @@ fn bad_fakes_are_one_line_naming_the_field() {
             format!(
                 "{LAMBDA}[[checks]]\nid = \"n\"\ntitle = \"t\"\npoints = 1\nkind = \"file\"\nrule = \"json\"\nfrom = \"fake:runtime\"\npath = \"transcript.json\"\npointer = \"/count\"\nequals = 1\nmin = 1\n"
             ),
-            "give equals, or min and max, not both",
+            "give one of equals, contains, or min and max",
         ),
     ];
     for (text, want) in cases {
@@ -885,4 +899,34 @@ fn startup_drain_and_metrics_checks_are_refused_where_they_cannot_be_judged() {
         assert!(err.contains(want), "expected «{want}» in «{err}»");
     }
     assert!(parse(&format!("{HEAD}{STARTUP}{METRICS}")).is_ok());
+}
+
+#[test]
+fn an_sse_expectation_names_its_event_and_pointer() {
+    use super::{Expect, SseExpect, SseJoin};
+    let with = |sse: SseExpect| Expect {
+        sse: Some(sse),
+        ..Default::default()
+    };
+    let bare = with(SseExpect {
+        at: [("turns".to_string(), serde_json::json!(2))].into(),
+        ..Default::default()
+    });
+    let err = bare.validate().expect_err("no event name");
+    assert!(err.contains("an event's name and a JSON pointer"), "{err}");
+    let join = with(SseExpect {
+        join: Some(SseJoin {
+            event: "token".into(),
+            pointer: "text".into(),
+            equals: "x".into(),
+        }),
+        ..Default::default()
+    });
+    let err = join.validate().expect_err("not a pointer");
+    assert!(err.contains("is not a JSON pointer"), "{err}");
+    let good = with(SseExpect {
+        at: [("done/turns".to_string(), serde_json::json!(2))].into(),
+        ..Default::default()
+    });
+    good.validate().expect("a good expectation");
 }
