@@ -178,8 +178,15 @@ async fn run_step(client: &Client, step: &Step, timeout: Duration, started: Inst
     let deadline = started + timeout;
     match &step.action {
         Action::Wait { selector } => wait(client, selector, deadline, started).await,
+        // The field is cleared first: what a page left in it after the last
+        // send is not part of this step's text.
         Action::Type { selector, text } => match find(client, selector).await {
-            Ok(el) => match el.send_keys(text).await {
+            Ok(el) => match async {
+                el.clear().await?;
+                el.send_keys(text).await
+            }
+            .await
+            {
                 Ok(()) => StepResult::ok(ms(started)),
                 Err(e) => StepResult::failed(
                     ms(started),
