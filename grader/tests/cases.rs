@@ -145,6 +145,10 @@ enum Maker {
     /// beside the reference's README.md with `[[case.edit]]`s
     /// (support::week13). Week 13.
     Function,
+    /// `fixture-week14 --mode MODE` FROM scratch with the reference's notes
+    /// (support::week14; mode `runs-as-root` leaves out the USER line).
+    /// Week 14.
+    Chatbot,
 }
 
 /// A case's submission, as its maker and variant say.
@@ -194,6 +198,9 @@ enum Make {
         mode: String,
         edits: Vec<Edit>,
     },
+    Chatbot {
+        mode: String,
+    },
     Pipeline {
         edits: Vec<Edit>,
     },
@@ -215,6 +222,7 @@ impl Make {
             Make::Monitored { mode, edits } => support::week11::submission(mode, edits),
             Make::Experiments { mode, edits } => support::week12::submission(mode, edits),
             Make::Function { mode, edits } => support::week13::submission(mode, edits),
+            Make::Chatbot { mode } => support::week14::submission(mode),
             Make::Pipeline { edits } => {
                 support::week10::repository(support::week10::SOLUTION, edits)
             }
@@ -430,6 +438,7 @@ fn read_case(lab: &str, spec: &LabSpec, maker: Maker, value: toml::Value) -> Res
         Maker::Pipeline => &["edit"],
         Maker::Service => &["mode", "image"],
         Maker::Pod | Maker::Monitored | Maker::Experiments | Maker::Function => &["mode", "edit"],
+        Maker::Chatbot => &["mode"],
     };
     let given = [
         ("mode", raw.mode.is_some()),
@@ -512,6 +521,7 @@ fn read_case(lab: &str, spec: &LabSpec, maker: Maker, value: toml::Value) -> Res
             mode: mode()?,
             edits: raw.edit.clone(),
         },
+        Maker::Chatbot => Make::Chatbot { mode: mode()? },
         Maker::Pipeline => Make::Pipeline {
             edits: raw.edit.clone(),
         },
@@ -585,6 +595,7 @@ fn maker_name(maker: Maker) -> &'static str {
         Maker::Monitored => "monitored",
         Maker::Experiments => "experiments",
         Maker::Function => "function",
+        Maker::Chatbot => "chatbot",
         Maker::Pipeline => "pipeline",
     }
 }

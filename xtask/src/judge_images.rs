@@ -412,8 +412,7 @@ impl Recipe {
         for (field, spec) in wanted {
             // A program is named by itself (`-p NAME`) or by a path to it.
             let named = words.contains(spec.as_str())
-                || (field == "programs"
-                    && words.iter().any(|w| w.ends_with(&format!("/{spec}"))));
+                || (field == "programs" && words.iter().any(|w| w.ends_with(&format!("/{spec}"))));
             if !named {
                 bail!(
                     "{path}: does not install `{spec}` (from `{field}` in {RECIPE_FILE}); the two recipes must install the same"

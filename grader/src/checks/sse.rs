@@ -140,7 +140,9 @@ pub fn judge(what: &str, want: &SseExpect, events: &[Event]) -> Outcome {
             .filter(|e| e.name == spread.event)
             .map(|e| e.at_ms);
         let first = times.next().unwrap_or(0);
-        let got = times.next_back().map_or(0, |last| last.saturating_sub(first));
+        let got = times
+            .next_back()
+            .map_or(0, |last| last.saturating_sub(first));
         if got < spread.min_ms {
             return fail(format!(
                 "the \"{}\" events all came within {got} ms, expected them spread over at least {} ms as the upstream sent them (relayed, not buffered)",

@@ -16,6 +16,7 @@ pub mod week10;
 pub mod week11;
 pub mod week12;
 pub mod week13;
+pub mod week14;
 
 use grader::result::{Audience, Report, Verdict};
 use grader::spec::LabSpec;

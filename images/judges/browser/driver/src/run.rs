@@ -104,6 +104,20 @@ pub async fn run(client: &Client, scenario: &Scenario, browser: String) -> Outco
         } else {
             Instant::now()
         };
+        let failed_before = step.after.iter().find(|id| {
+            !outcome
+                .results
+                .0
+                .iter()
+                .any(|(done, r)| done == *id && r.ok)
+        });
+        if let Some(id) = failed_before {
+            outcome.results.0.push((
+                step.id.clone(),
+                StepResult::failed(0, format!("not judged: step {id} did not pass")),
+            ));
+            continue;
+        }
         let bound = step_bound(&step.action, timeout);
         let result =
             match tokio::time::timeout(bound, run_step(client, step, timeout, started)).await {
@@ -326,7 +340,9 @@ async fn wait_text(
     started: Instant,
 ) -> StepResult {
     let mut element: Option<Element> = None;
-    let mut partial_seen = false;
+    // The distinct texts seen before the wanted one (a few, each clipped):
+    // the text grew if one of them begins the final text.
+    let mut earlier: Vec<String> = Vec::new();
     let mut seen = Seen::Nothing;
     loop {
         if element.is_none() {
@@ -341,12 +357,16 @@ async fn wait_text(
                     if text.contains(contains) {
                         let mut r = StepResult::ok(ms(started)).with_text(&text);
                         if partial {
-                            r.partial_seen = Some(partial_seen);
+                            r.partial_seen = Some(grew(&earlier, &text));
                         }
                         return r;
                     }
-                    if !text.trim().is_empty() {
-                        partial_seen = true;
+                    let part = text.trim_end();
+                    if !part.is_empty()
+                        && earlier.len() < MAX_EARLIER
+                        && earlier.last().map(String::as_str) != Some(part)
+                    {
+                        earlier.push(part.chars().take(MAX_EARLIER_CHARS).collect());
                     }
                     seen = Seen::Value(Some(text));
                 }
@@ -379,9 +399,24 @@ async fn wait_text(
         r.text = Some(page_text(t));
     }
     if partial {
-        r.partial_seen = Some(partial_seen);
+        // The wanted text never came: nothing grew into it.
+        r.partial_seen = Some(false);
     }
     r
+}
+
+/// Texts kept while waiting, at most, and characters of each.
+const MAX_EARLIER: usize = 256;
+const MAX_EARLIER_CHARS: usize = 4000;
+
+/// Whether the element's text grew into `last`: some text seen before it
+/// was a part of it, from its start (an answer streamed in). A placeholder
+/// replaced by the answer, or an error message, is not.
+fn grew(earlier: &[String], last: &str) -> bool {
+    let last = last.trim_end();
+    earlier
+        .iter()
+        .any(|part| part.len() < last.len() && last.starts_with(part.as_str()))
 }
 
 async fn wait_attr(
@@ -481,6 +516,24 @@ async fn collect_console_errors(client: &Client, outcome: &mut Outcome) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_text_grew_when_an_earlier_one_begins_it() {
+        let seen = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(grew(
+            &seen(&["Dotdrop", "Dotdrop installs"]),
+            "Dotdrop installs it."
+        ));
+        assert!(!grew(&seen(&[]), "Dotdrop installs it."), "all at once");
+        assert!(
+            !grew(&seen(&["Thinking…"]), "Dotdrop installs it."),
+            "a placeholder"
+        );
+        assert!(
+            !grew(&seen(&["Dotdrop installs it."]), "Dotdrop installs it. "),
+            "the same text"
+        );
+    }
 
     #[test]
     fn bounds() {

@@ -32,6 +32,9 @@ pub struct Scenario {
 pub struct Step {
     pub id: String,
     pub action: Action,
+    /// Earlier steps that must have passed for this one to be judged: an
+    /// `absent` check means nothing if the answer it looks into never came.
+    pub after: Vec<String>,
 }
 
 /// What a step does (exactly one per step).
@@ -116,6 +119,8 @@ struct RawScenario {
 #[serde(deny_unknown_fields)]
 struct RawStep {
     id: String,
+    #[serde(default)]
+    after: Vec<String>,
     wait: Option<String>,
     #[serde(rename = "type")]
     type_: Option<RawType>,
@@ -195,6 +200,11 @@ fn validate(raw: RawScenario) -> Result<Scenario, ScenarioError> {
     let mut steps = Vec::with_capacity(raw.steps.len());
     for (i, raw_step) in raw.steps.into_iter().enumerate() {
         let step = validate_step(i, raw_step)?;
+        if let Some(unknown) = step.after.iter().find(|a| !seen.contains(*a)) {
+            return err(format!(
+                "steps[{i}].after: {unknown:?} is not an earlier step's id"
+            ));
+        }
         if !seen.insert(step.id.clone()) {
             return err(format!("steps[{i}].id: {:?} is used twice", step.id));
         }
@@ -292,7 +302,11 @@ fn validate_step(i: usize, raw: RawStep) -> Result<Step, ScenarioError> {
     if selector.trim().is_empty() {
         return err(format!("{at}.{}: the selector is empty", action.kind()));
     }
-    Ok(Step { id, action })
+    Ok(Step {
+        id,
+        action,
+        after: raw.after,
+    })
 }
 
 /// Replace line breaks and other control characters by spaces.
@@ -305,6 +319,19 @@ pub fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn after_names_earlier_steps_only() {
+        let with_after = |after: &str| {
+            format!(
+                r##"{{"url":"http://h/","steps":[{{"id":"a","wait":"#x"}},{{"id":"b","absent":"#y","after":[{after}]}}]}}"##
+            )
+        };
+        let ok = parse(&with_after("\"a\"")).expect("after an earlier step");
+        assert_eq!(ok.steps[1].after, ["a"]);
+        let later = parse(&with_after("\"b\"")).expect_err("itself");
+        assert!(later.to_string().contains("steps[1].after"), "{later}");
+    }
 
     const EXAMPLE: &str = r##"{
       "url": "http://127.0.0.1:8080/",
