@@ -23,6 +23,16 @@ pub fn embedded_labs() -> impl Iterator<Item = &'static str> {
 
 /// Loads an embedded lab by id; `None` if the grader does not know it.
 pub fn embedded_lab(id: &str) -> Option<Result<LabSpec, SpecError>> {
+    load(id, true)
+}
+
+/// Loads an embedded lab as it is written, its `[[compose]]` blocks (if
+/// any) left unexpanded: the labs another lab composes.
+pub(super) fn embedded_lab_alone(id: &str) -> Option<Result<LabSpec, SpecError>> {
+    load(id, false)
+}
+
+fn load(id: &str, compose: bool) -> Option<Result<LabSpec, SpecError>> {
     let lab = LABS.iter().find(|l| l.id == id)?;
     let snapshots: BTreeMap<String, String> = lab
         .snapshots
@@ -33,10 +43,12 @@ pub fn embedded_lab(id: &str) -> Option<Result<LabSpec, SpecError>> {
         Some((_, text)) => Ok(text.to_string()),
         None => Err(format!("\"{name}\" is not a data file the grader carries")),
     };
-    Some(LabSpec::parse_with_data(
+    let loader: &dyn Fn(&str) -> Option<Result<LabSpec, SpecError>> = &embedded_lab_alone;
+    Some(LabSpec::parse_inner(
         lab.spec,
         &format!("grader/labs/{}/lab.toml", lab.id),
         snapshots,
         &data,
+        compose.then_some(loader),
     ))
 }

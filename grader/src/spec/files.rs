@@ -159,6 +159,25 @@ impl FileRule {
         }
     }
 
+    /// Renames the command check the rule reads (a composed lab's ids gain
+    /// their lab's prefix).
+    pub(super) fn rename_command(&mut self, rename: &dyn Fn(&str) -> String) {
+        match self {
+            FileRule::Deterministic { from, .. } | FileRule::Differs { from, .. } => {
+                *from = rename(from);
+            }
+            FileRule::Json { source, .. }
+            | FileRule::MarkdownSections { source, .. }
+            | FileRule::TomlKeys { source, .. }
+            | FileRule::JsonLines { source, .. } => {
+                if let FileSource::Command(id) | FileSource::Beside(id) = source {
+                    *id = rename(id);
+                }
+            }
+            FileRule::SecretScan { .. } => {}
+        }
+    }
+
     /// Marks a rule that reads the output of one of `beside` (the commands
     /// that run beside the service) as reading it there.
     pub(super) fn resolve_beside(&mut self, beside: &[&str]) {

@@ -8,6 +8,7 @@
 
 mod check;
 mod command;
+mod compose;
 mod embedded;
 mod fakes;
 mod files;
@@ -22,6 +23,7 @@ pub use command::{
     CommandExpect, CommandSpec, Input, MetricsExpect, PredictionsExpect, SUBMISSION, StepSpec,
     StreamExpect, WORKDIR,
 };
+pub use compose::ComposeSpec;
 pub use embedded::{EmbeddedLab, embedded_lab, embedded_labs};
 pub use fakes::{FakeSpec, OPENAI_KEY, Reply};
 pub use files::{Best, Covers, DEFAULT_TYPES, FileRule, FileSource, Goal, RepoRule};
@@ -54,6 +56,10 @@ pub struct LabSpec {
     /// Services the grader plays for the submission, by name (see `fakes`).
     #[serde(default)]
     pub fakes: BTreeMap<String, FakeSpec>,
+    /// Checks taken from other labs (see `compose`), before the lab's own.
+    #[serde(default)]
+    pub compose: Vec<ComposeSpec>,
+    #[serde(default)]
     pub checks: Vec<CheckSpec>,
     /// The rows requests are made of, as `[rows]` declares them.
     #[serde(default, rename = "rows")]
@@ -236,6 +242,24 @@ impl LabSpec {
         snapshots: BTreeMap<String, String>,
         data: &dyn Fn(&str) -> Result<String, String>,
     ) -> Result<Self, SpecError> {
+        Self::parse_inner(
+            text,
+            origin,
+            snapshots,
+            data,
+            Some(&embedded::embedded_lab_alone),
+        )
+    }
+
+    /// Parses and validates; `compose` loads the labs `[[compose]]` names
+    /// (none: the blocks stay unexpanded, for a lab being composed).
+    pub(super) fn parse_inner(
+        text: &str,
+        origin: &str,
+        snapshots: BTreeMap<String, String>,
+        data: &dyn Fn(&str) -> Result<String, String>,
+        compose: Option<compose::Loader>,
+    ) -> Result<Self, SpecError> {
         let mut spec: LabSpec = toml::from_str(text).map_err(|e| SpecError::Parse {
             origin: origin.to_string(),
             // toml's message spans several lines with a source excerpt; keep it whole
@@ -252,6 +276,15 @@ impl LabSpec {
             };
             let text = data(&rows.file).map_err(|p| invalid("rows.file", p))?;
             spec.rows = Some(Rows::parse(rows, &text).map_err(|p| invalid("rows", p))?);
+        }
+        if let Some(load) = compose
+            && !spec.compose.is_empty()
+        {
+            compose::apply(&mut spec, load).map_err(|(field, problem)| SpecError::Invalid {
+                origin: origin.to_string(),
+                field,
+                problem,
+            })?;
         }
         // A file check of a command's output is judged where that command
         // runs: before the service, or beside it.
@@ -404,7 +437,9 @@ impl LabSpec {
         if c.pids < 8 {
             return Err(self.invalid("container.pids", "must allow at least 8 processes"));
         }
-        if self.checks.is_empty() {
+        // A lab whose checks all come from `[[compose]]`, read unexpanded
+        // (to be refused as a composed lab), has none yet.
+        if self.checks.is_empty() && self.compose.is_empty() {
             return Err(self.invalid("checks", "a lab needs at least one check"));
         }
         let mut seen = HashSet::new();

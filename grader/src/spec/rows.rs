@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 /// The `[rows]` table of `lab.toml`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RowsSpec {
     /// The CSV file, relative to the lab's folder (`data/...`).
@@ -33,7 +33,7 @@ fn default_noun() -> String {
 }
 
 /// The rows, read and checked once when the lab is loaded.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Rows {
     pub spec: RowsSpec,
     /// Each row as the JSON object a request sends.

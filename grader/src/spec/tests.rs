@@ -87,7 +87,10 @@ fn a_wrong_week_and_a_missing_section_are_refused() {
     let err = parse("id = \"w\"\ntitle = \"T\"\nweek = 1\n")
         .expect_err("refused")
         .to_string();
-    assert!(err.contains("missing field `checks`"), "{err}");
+    assert!(
+        err.contains("checks: a lab needs at least one check"),
+        "{err}"
+    );
     // A service check needs the container's port.
     let err = parse("id = \"w\"\ntitle = \"T\"\nweek = 1\n[[checks]]\nid = \"a\"\ntitle = \"t\"\npoints = 1\nkind = \"sigterm\"\nrequest = { method = \"POST\", path = \"/p\", json = {} }\n")
         .expect_err("refused")
@@ -929,4 +932,241 @@ fn an_sse_expectation_names_its_event_and_pointer() {
         ..Default::default()
     });
     good.validate().expect("a good expectation");
+}
+
+// ---- [[compose]]: a lab made of other labs' checks ----
+
+const COMPOSER: &str = "id = \"final\"\ntitle = \"T\"\nweek = 15\n[container]\nport = 8080\nmemory_mb = 512\nrun_timeout_secs = 300\nenv = { RUST_LOG = \"info\" }\n";
+
+fn composed(blocks: &str) -> Result<LabSpec, SpecError> {
+    LabSpec::parse(
+        &format!("{COMPOSER}{blocks}"),
+        "final.toml",
+        BTreeMap::new(),
+    )
+}
+
+#[test]
+fn composed_checks_keep_their_kind_gain_their_labs_prefix_and_come_first() {
+    let lab = composed(
+        "[[compose]]\nlab = \"week08\"\nchecks = [\"health\", \"version\"]\n\
+         [[compose]]\nlab = \"week09\"\nchecks = [\"manifests.valid\"]\n\
+         [[checks]]\nid = \"own\"\ntitle = \"t\"\npoints = 1\nkind = \"repository\"\nrule = \"max-file-size\"\nmax_kb = 10\n",
+    )
+    .expect("valid");
+    let ids: Vec<&str> = lab.checks.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "week08.health",
+            "week08.version",
+            "week09.manifests.valid",
+            "own"
+        ]
+    );
+    let week08 = embedded_lab("week08").expect("known").expect("valid");
+    let health = week08
+        .checks
+        .iter()
+        .find(|c| c.id == "health")
+        .expect("health");
+    assert_eq!(lab.checks[0].title, health.title);
+    assert_eq!(lab.checks[0].points, health.points);
+    // What the checks need came with them: week 8's rows, week 9's judge
+    // and warm-up settings (this lab's own RUST_LOG kept).
+    assert!(lab.rows.is_some());
+    assert_eq!(
+        lab.judges.get("kubernetes").map(String::as_str),
+        Some("mlops-judge/kubernetes:1.37.0")
+    );
+    assert_eq!(
+        lab.container.env.get("WARMUP_SECS").map(String::as_str),
+        Some("5")
+    );
+    assert_eq!(
+        lab.container.env.get("RUST_LOG").map(String::as_str),
+        Some("info")
+    );
+}
+
+#[test]
+fn a_blocks_points_are_rescaled_to_its_total_by_largest_remainders() {
+    // week 4: ten checks worth 10,10,10,10,10,10,15,5,5,15 (100) shared as 33:
+    // exact shares 3.3 x6, 4.95, 1.65, 1.65, 4.95, whole parts 28; the five
+    // points left go to the largest remainders (the 4.95s, the 1.65s, then
+    // the first 3.3).
+    let lab = composed("[[compose]]\nlab = \"week04\"\npoints = 33\n").expect("valid");
+    let points: Vec<u32> = lab.checks.iter().map(|c| c.points).collect();
+    assert_eq!(points, [4, 3, 3, 3, 3, 3, 5, 2, 2, 5]);
+    assert_eq!(lab.max_points(), 33);
+    let err = composed("[[compose]]\nlab = \"week04\"\npoints = 5\n").expect_err("too few");
+    assert!(
+        err.to_string()
+            .contains("compose[0] (week04).points: 5 is too few for 10 checks"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_composition_that_cannot_hold_is_refused_in_one_line_naming_the_block() {
+    let cases = [
+        (
+            "[[compose]]\nlab = \"week99\"\n",
+            "compose[0] (week99).lab: is not a lab this grader carries",
+        ),
+        (
+            "[[compose]]\nlab = \"week08\"\nchecks = [\"helth\"]\n",
+            "compose[0] (week08).checks: \"helth\" is not a check of week08 (it has: image.non-root,",
+        ),
+        (
+            "[[compose]]\nlab = \"week08\"\nchecks = [\"health\"]\nexcept = [\"version\"]\n",
+            "give checks or except, not both",
+        ),
+        (
+            "[[compose]]\nlab = \"week12\"\nchecks = [\"validate.reasons\"]\n",
+            "\"validate.reasons\" reads what \"validate.damaged\" makes: take \"validate.damaged\" too",
+        ),
+        (
+            "[[compose]]\nlab = \"week08\"\nchecks = [\"health\"]\n[[compose]]\nlab = \"week08\"\nchecks = [\"health\"]\n",
+            "checks[1] (week08.health): duplicate check id",
+        ),
+    ];
+    for (blocks, want) in cases {
+        let err = composed(blocks).expect_err(blocks).to_string();
+        assert!(err.contains(want), "{blocks}\n{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+    // The container must be the one the composed checks were written for.
+    let other_port = COMPOSER.replace("port = 8080", "port = 9000");
+    let err = LabSpec::parse(
+        &format!("{other_port}[[compose]]\nlab = \"week08\"\n"),
+        "f",
+        BTreeMap::new(),
+    )
+    .expect_err("port")
+    .to_string();
+    assert!(err.contains("container.port differs"), "{err}");
+    let small = COMPOSER.replace("memory_mb = 512", "memory_mb = 256");
+    let err = LabSpec::parse(
+        &format!("{small}[[compose]]\nlab = \"week10\"\n"),
+        "f",
+        BTreeMap::new(),
+    )
+    .expect_err("memory")
+    .to_string();
+    assert!(
+        err.contains("written for container.memory_mb = 512; this lab gives 256"),
+        "{err}"
+    );
+    // Two labs that disagree on a variable this lab leaves unset.
+    let unset = COMPOSER.replace("env = { RUST_LOG = \"info\" }\n", "");
+    let err = LabSpec::parse(
+        &format!("{unset}[[compose]]\nlab = \"week08\"\n[[compose]]\nlab = \"week11\"\nexcept = [\"shutdown.sigterm\", \"readme\"]\n"),
+        "f",
+        BTreeMap::new(),
+    )
+    .expect_err("env")
+    .to_string();
+    assert!(
+        err.contains("container.env.RUST_LOG: week08 sets \"info\" and week11 sets \"warn\": set it under [container] env"),
+        "{err}"
+    );
+}
+
+#[test]
+fn file_rules_read_their_own_labs_renamed_command() {
+    let lab = composed("[[compose]]\nlab = \"week12\"\n").expect("valid");
+    let reads: Vec<&str> = lab
+        .checks
+        .iter()
+        .filter_map(|c| match &c.kind {
+            CheckKind::File(rule) => rule.command(),
+            _ => None,
+        })
+        .collect();
+    assert!(!reads.is_empty());
+    assert!(
+        reads.iter().all(|id| id.starts_with("week12.")),
+        "{reads:?}"
+    );
+}
+
+#[test]
+fn a_lab_that_composes_cannot_be_composed() {
+    let loader = |id: &str| {
+        (id == "inner").then(|| {
+            LabSpec::parse_inner(
+                "id = \"inner\"\ntitle = \"T\"\nweek = 15\n[[compose]]\nlab = \"week10\"\n",
+                "inner.toml",
+                BTreeMap::new(),
+                &|_| Err("none".into()),
+                None,
+            )
+        })
+    };
+    let err = LabSpec::parse_inner(
+        &format!("{COMPOSER}[[compose]]\nlab = \"inner\"\n"),
+        "final.toml",
+        BTreeMap::new(),
+        &|_| Err("none".into()),
+        Some(&loader),
+    )
+    .expect_err("nested")
+    .to_string();
+    assert!(
+        err.contains("compose[0] (inner).lab: composes other labs itself"),
+        "{err}"
+    );
+}
+
+#[test]
+fn two_labs_with_a_judge_of_one_name_and_two_images_are_refused() {
+    let lab = |id: &str, image: &str| {
+        format!(
+            "id = \"{id}\"\ntitle = \"T\"\nweek = 9\n[judges]\ntool = \"{image}\"\n[[checks]]\nid = \"run\"\ntitle = \"t\"\npoints = 1\nkind = \"command\"\nsteps = [{{ image = \"judge:tool\", args = [\"true\"] }}]\n"
+        )
+    };
+    let (a, b) = (
+        lab("a", "mlops-judge/tool:1"),
+        lab("b", "mlops-judge/tool:2"),
+    );
+    let loader = |id: &str| {
+        let text = match id {
+            "a" => &a,
+            "b" => &b,
+            _ => return None,
+        };
+        Some(LabSpec::parse_inner(
+            text,
+            id,
+            BTreeMap::new(),
+            &|_| Err("none".into()),
+            None,
+        ))
+    };
+    let parse = |blocks: &str| {
+        LabSpec::parse_inner(
+            &format!("{COMPOSER}{blocks}"),
+            "final.toml",
+            BTreeMap::new(),
+            &|_| Err("none".into()),
+            Some(&loader),
+        )
+    };
+    let err = parse("[[compose]]\nlab = \"a\"\n[[compose]]\nlab = \"b\"\n")
+        .expect_err("two images")
+        .to_string();
+    assert!(
+        err.contains(
+            "compose[1] (b).lab: its judge \"tool\" differs from one of the same name already here"
+        ),
+        "{err}"
+    );
+    // The same judge twice is one judge.
+    let lab = parse("[[compose]]\nlab = \"a\"\n[[compose]]\nlab = \"a\"\nchecks = [\"run\"]\n");
+    assert!(
+        lab.expect_err("same ids")
+            .to_string()
+            .contains("duplicate check id")
+    );
 }
