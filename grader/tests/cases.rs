@@ -72,11 +72,12 @@ fn main() {
             move || run_case(&case),
         ));
     }
+    let every = std::sync::Arc::new(by_lab);
     for lab in loaded.labs {
-        let cases = by_lab.remove(&lab).unwrap_or_default();
+        let every = every.clone();
         trials.push(Trial::test(
             format!("{lab}::every_check_is_lost_alone_by_a_case"),
-            move || coverage(&lab, &cases),
+            move || coverage(&lab, &every),
         ));
     }
     trials.push(Trial::test(
@@ -149,6 +150,9 @@ enum Maker {
     /// (support::week14; mode `runs-as-root` leaves out the USER line).
     /// Week 14.
     Chatbot,
+    /// A copy of week 15's reference project with `[[case.edit]]`s, in a git
+    /// repository, built with its own Dockerfile (support::week15).
+    Final,
 }
 
 /// A case's submission, as its maker and variant say.
@@ -204,6 +208,9 @@ enum Make {
     Pipeline {
         edits: Vec<Edit>,
     },
+    Final {
+        edits: Vec<Edit>,
+    },
 }
 
 impl Make {
@@ -226,6 +233,7 @@ impl Make {
             Make::Pipeline { edits } => {
                 support::week10::repository(support::week10::SOLUTION, edits)
             }
+            Make::Final { edits } => support::week10::repository(support::week10::FINAL, edits),
         }
     }
 
@@ -435,7 +443,7 @@ fn read_case(lab: &str, spec: &LabSpec, maker: Maker, value: toml::Value) -> Res
         Maker::EarlyLabs => &["mode", "design"],
         Maker::Planner | Maker::HardenedService => &["mode", "repo"],
         Maker::Dotfiles | Maker::Keys | Maker::Workflows => &["edit", "repo"],
-        Maker::Pipeline => &["edit"],
+        Maker::Pipeline | Maker::Final => &["edit"],
         Maker::Service => &["mode", "image"],
         Maker::Pod | Maker::Monitored | Maker::Experiments | Maker::Function => &["mode", "edit"],
         Maker::Chatbot => &["mode"],
@@ -525,6 +533,9 @@ fn read_case(lab: &str, spec: &LabSpec, maker: Maker, value: toml::Value) -> Res
         Maker::Pipeline => Make::Pipeline {
             edits: raw.edit.clone(),
         },
+        Maker::Final => Make::Final {
+            edits: raw.edit.clone(),
+        },
     };
     let mut messages = Vec::new();
     for (field, value) in [("says", &raw.says), ("message", &raw.message)] {
@@ -597,6 +608,7 @@ fn maker_name(maker: Maker) -> &'static str {
         Maker::Function => "function",
         Maker::Chatbot => "chatbot",
         Maker::Pipeline => "pipeline",
+        Maker::Final => "final",
     }
 }
 
@@ -617,8 +629,8 @@ async fn grade_case(case: &Case) {
     let max: u32 = spec.checks.iter().map(|c| c.points).sum();
     let dir = case.make.submission(&case.lab);
     let report = match case.make {
-        // Weeks 6, 7 and 10 build the solution's own Dockerfile, on the local base images.
-        Make::Keys { .. } | Make::Workflows { .. } | Make::Pipeline { .. } => {
+        // Weeks 6, 7, 10 and 15 build the solution's own Dockerfile, on the local base images.
+        Make::Keys { .. } | Make::Workflows { .. } | Make::Pipeline { .. } | Make::Final { .. } => {
             support::grade_with(
                 &docker,
                 spec,
@@ -672,14 +684,50 @@ async fn grade_case(case: &Case) {
 }
 
 /// Every check of `lab` is lost alone by some case, and some case loses nothing.
-/// `cases` holds what each case loses.
-fn coverage(lab_id: &str, cases: &[Vec<String>]) -> Result<(), Failed> {
+/// `every` holds what each case of each lab loses.
+///
+/// A check a lab composes from another (`week08.health`) is the very check
+/// that lab's own case loses alone (`health`); here, one case of the
+/// composing lab must lose some check of each block, proving the block is
+/// wired in (a project's breaks lose every week's check of the same thing,
+/// so one item alone is not always possible).
+fn coverage(lab_id: &str, every: &BTreeMap<String, Vec<Vec<String>>>) -> Result<(), Failed> {
     let spec = lab(lab_id);
+    let none = Vec::new();
+    let cases = every.get(lab_id).unwrap_or(&none);
     let mut missing = Vec::new();
     if !cases.iter().any(Vec::is_empty) {
         missing.push("no case loses nothing (the reference)".to_string());
     }
+    fn composed<'a>(spec: &'a LabSpec, id: &'a str) -> Option<(&'a str, &'a str)> {
+        spec.compose.iter().find_map(|block| {
+            id.strip_prefix(&format!("{}.", block.lab))
+                .map(|own| (block.lab.as_str(), own))
+        })
+    }
+    for block in &spec.compose {
+        let prefix = format!("{}.", block.lab);
+        if !cases
+            .iter()
+            .any(|c| !c.is_empty() && c.iter().all(|id| id.starts_with(&prefix)))
+        {
+            missing.push(format!(
+                "no case loses checks of the {} block alone (add one to grader/tests/cases/{lab_id}.toml)",
+                block.lab
+            ));
+        }
+    }
     for check in &spec.checks {
+        if let Some((from, own)) = composed(&spec, &check.id) {
+            let theirs = every.get(from).unwrap_or(&none);
+            if !theirs.iter().any(|c| c == &[own]) {
+                missing.push(format!(
+                    "`{}` is composed from {from}, and no case of grader/tests/cases/{from}.toml loses `{own}` alone",
+                    check.id
+                ));
+            }
+            continue;
+        }
         if !cases.iter().any(|c| c == &[check.id.as_str()]) {
             missing.push(format!(
                 "no case loses `{}` alone (add one to grader/tests/cases/{lab_id}.toml)",

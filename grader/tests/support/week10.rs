@@ -6,6 +6,8 @@ use super::repo::{commit, copy_tree, init};
 use super::week05::{Edit, apply};
 
 pub const SOLUTION: &str = "solutions/week10-reproducible-pipelines";
+/// Week 15's project holds week 10's pipeline, and is made the same way.
+pub const FINAL: &str = "solutions/week15-final-project";
 
 pub fn repository(source: &str, edits: &[Edit]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
