@@ -27,6 +27,11 @@ for crate in "$@"; do
     rm -rf "$work/target"
     manifest="$work/Cargo.toml"
     cargo build --quiet --release --locked --target "$target" --manifest-path "$manifest"
+    # Unpack every package of the graph, dev-dependencies too: a judge that
+    # reads the graph offline as a non-root user (cargo-deny's `cargo
+    # metadata`) cannot unpack a crate into the registry itself.
+    cargo metadata --quiet --locked --offline --format-version 1 \
+        --filter-platform "$target" --manifest-path "$manifest" > /dev/null
     cargo clean --quiet --release --target "$target" --manifest-path "$manifest" \
         -p "$(cargo pkgid --manifest-path "$manifest")"
     rm -rf "$work"
