@@ -5,8 +5,9 @@
 //! in [`spec`]; the Docker side (build, sandbox, probe, relay, sweep) in
 //! [`docker`]; what each check observes in [`checks`]; the result model in
 //! [`result`] and its writers in [`report`]; what a grade shows while it runs
-//! in [`progress`].
+//! in [`progress`]; a whole class's grades, journalled, in [`batch`].
 
+pub mod batch;
 pub mod checks;
 pub mod context;
 pub mod course_key;

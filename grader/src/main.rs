@@ -9,11 +9,12 @@ use clap::{Parser, Subcommand};
 use grader::course_key::{self, CourseKey};
 use grader::docker::{self, probe, sweep};
 use grader::spec::{self, LabSpec};
-use grader::{Audience, GradeRequest, report};
+use grader::{Audience, GradeRequest, batch, report};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -34,47 +35,61 @@ enum Command {
         lab: String,
         /// The submission folder (with its Dockerfile at the top).
         submission: PathBuf,
-        /// Who the report is for; students never see hidden checks.
-        #[arg(long, value_enum, default_value = "student")]
-        audience: Audience,
-        /// A build argument for the Dockerfile, KEY=VALUE (repeatable).
-        #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = parse_build_arg)]
-        build_args: Vec<(String, String)>,
+        #[command(flatten)]
+        how: HowToGrade,
         /// Also write the JSON report to this file.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
         /// Also append a Markdown summary to this file (e.g. $GITHUB_STEP_SUMMARY).
         #[arg(long, value_name = "FILE")]
         markdown: Option<PathBuf>,
+        /// Also write Gradescope's results.json to this file
+        /// (/autograder/results/results.json in a Gradescope autograder).
+        #[arg(long, value_name = "FILE")]
+        gradescope: Option<PathBuf>,
+        /// Also write a JUnit XML report to this file.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Also append GitHub Classroom's runner result (`result=<base64>`)
+        /// to this file: give it $GITHUB_OUTPUT in a Classroom workflow.
+        #[arg(long, value_name = "FILE")]
+        classroom: Option<PathBuf>,
         /// Print the JSON report instead of the table.
         #[arg(long)]
         print_json: bool,
-        /// Also allow the Dockerfile to build on images matching PATTERN
-        /// (`*` within one path segment), beyond those the lab declares and
-        /// the build arguments name (repeatable).
-        #[arg(long = "allow-image", value_name = "PATTERN")]
-        allow_images: Vec<String>,
-        /// The OCI runtime the submission runs under, e.g. gVisor's `runsc`
-        /// (must be installed in the Docker engine); the engine's default if unset.
-        #[arg(long, env = "GRADER_RUNTIME", value_name = "NAME")]
-        runtime: Option<String>,
-        /// The Docker network the container that fetches the crates a
-        /// submission adds to its Cargo.lock joins (one that reaches the crate
-        /// registry, through a proxy say); by default a bridge network of its own
-        #[arg(long, value_name = "NETWORK")]
-        fetch_network: Option<String>,
-        /// The age identity with which judges open the files students seal to
-        /// the course's recipient (weeks 6 and 7): a key file, `practice` (the
-        /// open edition's published key) or `none` (those checks are not run).
-        #[arg(
-            long,
-            env = "MLOPS_COURSE_KEY",
-            value_name = "FILE|practice|none",
-            default_value = "practice"
-        )]
-        course_key: String,
         /// Show no progress on stderr (by default: live phase lines on a
         /// terminal, timestamped phase lines in CI or a pipe).
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Grade a class: every submission of a roster, journalled, with a
+    /// report per student and a gradebook.
+    Batch {
+        /// A lab id (see `grader labs`) or a folder holding a lab.toml.
+        lab: String,
+        /// A folder of submission folders (one per student, named for them),
+        /// or a roster CSV with the columns `student,path`.
+        roster: PathBuf,
+        /// The folder for the reports, class.json, gradebook.csv and, unless
+        /// --journal says otherwise, the journal.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The journal (JSON lines) that a rerun resumes from; by default
+        /// OUT/journal.jsonl.
+        #[arg(long, value_name = "FILE")]
+        journal: Option<PathBuf>,
+        /// Grades at once.
+        #[arg(long, short = 'j', default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+        jobs: u16,
+        /// Image builds at once (the part that takes CPU and memory).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+        builds: u16,
+        /// How many times a grading error (not a submission's fault) is retried.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=10))]
+        retries: u32,
+        #[command(flatten)]
+        how: HowToGrade,
+        /// Show no progress on stderr.
         #[arg(long, short)]
         quiet: bool,
     },
@@ -110,6 +125,67 @@ enum CourseKeyCommand {
         #[arg(value_name = "FILE|practice", default_value = "practice")]
         key: String,
     },
+}
+
+/// How a submission is graded: the same for one and for a class.
+#[derive(clap::Args)]
+struct HowToGrade {
+    /// Who the report is for; students never see hidden checks.
+    #[arg(long, value_enum, default_value = "student")]
+    audience: Audience,
+    /// A build argument for the Dockerfile, KEY=VALUE (repeatable).
+    #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = parse_build_arg)]
+    build_args: Vec<(String, String)>,
+    /// Also allow the Dockerfile to build on images matching PATTERN
+    /// (`*` within one path segment), beyond those the lab declares and
+    /// the build arguments name (repeatable).
+    #[arg(long = "allow-image", value_name = "PATTERN")]
+    allow_images: Vec<String>,
+    /// The OCI runtime the submission runs under, e.g. gVisor's `runsc`
+    /// (must be installed in the Docker engine); the engine's default if unset.
+    #[arg(long, env = "GRADER_RUNTIME", value_name = "NAME")]
+    runtime: Option<String>,
+    /// The Docker network the container that fetches the crates a
+    /// submission adds to its Cargo.lock joins (one that reaches the crate
+    /// registry, through a proxy say); by default a bridge network of its own
+    #[arg(long, value_name = "NETWORK")]
+    fetch_network: Option<String>,
+    /// The age identity with which judges open the files students seal to
+    /// the course's recipient (weeks 6 and 7): a key file, `practice` (the
+    /// open edition's published key) or `none` (those checks are not run).
+    #[arg(
+        long,
+        env = "MLOPS_COURSE_KEY",
+        value_name = "FILE|practice|none",
+        default_value = "practice"
+    )]
+    course_key: String,
+}
+
+/// What a grade needs that only the command line knows, checked before any
+/// grading starts.
+struct Prepared {
+    docker: bollard::Docker,
+    course_key: CourseKey,
+}
+
+impl HowToGrade {
+    async fn prepare(&self) -> Result<Prepared, Exit> {
+        let course_key = CourseKey::from_arg(&self.course_key).map_err(|e| Exit(2, e))?;
+        docker::dockerfile::AllowList::new(&self.allow_images)
+            .map_err(|e| Exit(2, format!("--allow-image: {e}")))?;
+        let docker = connect().await?;
+        if let Some(name) = &self.runtime {
+            docker::check_runtime(&docker, name)
+                .await
+                .map_err(|e| Exit(2, e))?;
+        }
+        Ok(Prepared { docker, course_key })
+    }
+
+    fn build_args(&self) -> BTreeMap<String, String> {
+        self.build_args.iter().cloned().collect()
+    }
 }
 
 fn parse_build_arg(s: &str) -> Result<(String, String), String> {
@@ -218,21 +294,16 @@ async fn run(cli: Cli) -> Result<(), Exit> {
         Command::Grade {
             lab,
             submission,
-            audience,
-            build_args,
+            how,
             json,
             markdown,
+            gradescope,
+            junit,
+            classroom,
             print_json,
-            allow_images,
-            runtime,
-            fetch_network,
-            course_key,
             quiet,
         } => {
             let lab = load_lab(&lab)?;
-            let course_key = CourseKey::from_arg(&course_key).map_err(|e| Exit(2, e))?;
-            docker::dockerfile::AllowList::new(&allow_images)
-                .map_err(|e| Exit(2, format!("--allow-image: {e}")))?;
             let meta = std::fs::metadata(&submission).map_err(|e| {
                 Exit(
                     2,
@@ -245,23 +316,19 @@ async fn run(cli: Cli) -> Result<(), Exit> {
                     format!("the submission {} is not a folder", submission.display()),
                 ));
             }
-            let docker = connect().await?;
-            if let Some(name) = &runtime {
-                docker::check_runtime(&docker, name)
-                    .await
-                    .map_err(|e| Exit(2, e))?;
-            }
+            let Prepared { docker, course_key } = how.prepare().await?;
             let request = GradeRequest {
                 lab,
                 submission,
-                build_args: build_args.into_iter().collect::<BTreeMap<_, _>>(),
-                audience,
+                build_args: how.build_args(),
+                audience: how.audience,
                 probe_exe: probe::locate(),
-                runtime,
-                allow_images,
+                runtime: how.runtime,
+                allow_images: how.allow_images,
                 progress: grader::progress::for_stderr(quiet),
-                fetch_network,
+                fetch_network: how.fetch_network,
                 course_key,
+                build_slots: None,
             };
             let graded = tokio::select! {
                 r = grader::grade(&docker, &request) => r,
@@ -280,12 +347,78 @@ async fn run(cli: Cli) -> Result<(), Exit> {
             if let Some(path) = &markdown {
                 write(path, &report::markdown(&report), true)?;
             }
+            if let Some(path) = &gradescope {
+                write(path, &report::gradescope(&report), false)?;
+            }
+            if let Some(path) = &junit {
+                write(path, &report::junit(&report), false)?;
+            }
+            if let Some(path) = &classroom {
+                write(path, &report::classroom_output(&report), true)?;
+            }
             if print_json {
                 println!("{}", report::json(&report));
             } else {
                 let colour =
                     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
                 print!("{}", report::table(&report, colour));
+            }
+            Ok(())
+        }
+        Command::Batch {
+            lab,
+            roster,
+            out,
+            journal,
+            jobs,
+            builds,
+            retries,
+            how,
+            quiet,
+        } => {
+            let lab = load_lab(&lab)?;
+            let roster = batch::roster::read(&roster).map_err(|e| Exit(2, e))?;
+            std::fs::create_dir_all(&out)
+                .map_err(|e| Exit(2, format!("cannot make {}: {e}", out.display())))?;
+            let journal = journal.unwrap_or_else(|| out.join("journal.jsonl"));
+            let journal =
+                Arc::new(batch::journal::Journal::open(&journal).map_err(|e| Exit(2, e))?);
+            let Prepared { docker, course_key } = how.prepare().await?;
+            let options = batch::Options {
+                jobs: jobs.into(),
+                builds: builds.into(),
+                retries,
+                retry_pause: std::time::Duration::from_secs(5),
+                audience: how.audience,
+                build_args: how.build_args(),
+                allow_images: how.allow_images.clone(),
+                runtime: how.runtime.clone(),
+                fetch_network: how.fetch_network.clone(),
+                course_key,
+                probe_exe: probe::locate(),
+            };
+            let progress = batch::progress_for_stderr(quiet);
+            let outcome = tokio::select! {
+                o = batch::run(&docker, &lab, &roster, journal.clone(), &options, progress.clone()) => o,
+                _ = tokio::signal::ctrl_c() => {
+                    progress.finish();
+                    let _ = sweep_own(&docker).await;
+                    return Err(Exit(130, format!(
+                        "interrupted; what was graded is in {}: run the same command again to go on",
+                        journal.path().display()
+                    )));
+                }
+            };
+            batch::outputs::write(&out, &outcome.entries).map_err(|e| Exit(3, e))?;
+            print!("{}", batch::summary(&lab, &outcome, &out));
+            if outcome.errors > 0 {
+                return Err(Exit(
+                    3,
+                    format!(
+                        "{} submission(s) not graded (grading failed; see class.json): run the same command again to retry them",
+                        outcome.errors
+                    ),
+                ));
             }
             Ok(())
         }

@@ -270,3 +270,35 @@ fn the_practice_key_is_the_default_and_a_bad_course_key_is_a_usage_error() {
         .stderr(predicate::str::contains("/no/such/key.txt: cannot read"))
         .stderr(one_line());
 }
+
+#[test]
+fn batch_refuses_a_bad_roster_in_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let roster = dir.path().join("roster.csv");
+    std::fs::write(&roster, "student,path\nkim,a\nkim,b\n").expect("write");
+    grader()
+        .args(["batch", "week08"])
+        .arg(&roster)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "line 3: student \"kim\" is listed twice",
+        ))
+        .stderr(one_line());
+    grader()
+        .args(["batch", "week08", "/no/such/class", "--out"])
+        .arg(dir.path().join("out"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "cannot read the roster /no/such/class",
+        ))
+        .stderr(one_line());
+    grader()
+        .args(["batch", "week08", ".", "--out", "x", "--jobs", "0"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--jobs"));
+}

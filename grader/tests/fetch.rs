@@ -219,6 +219,7 @@ fn request(
         progress: std::sync::Arc::new(grader::progress::Quiet),
         fetch_network: Some(network.to_string()),
         course_key: grader::course_key::CourseKey::practice(),
+        build_slots: None,
     }
 }
 

@@ -402,6 +402,7 @@ async fn an_allowed_missing_image_is_pulled_by_the_grader_and_its_absence_is_a_g
         progress: std::sync::Arc::new(grader::progress::Quiet),
         fetch_network: None,
         course_key: grader::course_key::CourseKey::practice(),
+        build_slots: None,
     };
     let error = match grader::grade(&docker, &request).await {
         Ok(report) => panic!("graded: {report:#?}"),

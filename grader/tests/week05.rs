@@ -71,6 +71,7 @@ async fn a_missing_judge_image_is_a_grading_error_naming_the_command_that_makes_
         progress: std::sync::Arc::new(grader::progress::Quiet),
         fetch_network: None,
         course_key: grader::course_key::CourseKey::practice(),
+        build_slots: None,
     };
     let error = match grader::grade(&docker, &request).await {
         Ok(report) => panic!("graded: {report:#?}"),

@@ -34,6 +34,7 @@ async fn grade_with_key(
         progress: std::sync::Arc::new(grader::progress::Quiet),
         fetch_network: None,
         course_key,
+        build_slots: None,
     };
     grader::grade(docker, &request).await.expect("graded")
 }

@@ -119,6 +119,14 @@ async fn build_checked(
         memory_mb: lab.build.memory_mb,
         cpus: lab.build.cpus,
     };
+    let _slot = match &req.build_slots {
+        Some(slots) => {
+            watch.step("waiting for a build slot");
+            // Closed only if the batch is gone; then build anyway.
+            slots.clone().acquire_owned().await.ok()
+        }
+        None => None,
+    };
     let on_step = |line: &str| watch.step(line);
     Ok(build::build(docker, &lab.id, ctx, &tag, &args, &limits, &on_step).await?)
 }

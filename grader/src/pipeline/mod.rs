@@ -58,6 +58,9 @@ pub struct GradeRequest {
     /// The identity with which judges open files sealed to the course's
     /// recipient (`--course-key`); the practice key unless told otherwise.
     pub course_key: CourseKey,
+    /// Builds this grade waits its turn for, shared by the grades of a batch
+    /// (`grader batch --builds`); `None` builds at once.
+    pub build_slots: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 /// A failure of grading itself (not of the submission): the engine broke, the

@@ -25,15 +25,18 @@ impl Scorecard {
             .filter(|c| c.visibility == Visibility::Hidden)
             .collect();
         let report = Report {
-            schema: SCHEMA,
-            grader_version: env!("CARGO_PKG_VERSION"),
+            schema: SCHEMA.into(),
+            grader_version: env!("CARGO_PKG_VERSION").into(),
+            started_at: crate::result::now_rfc3339(),
             audience: req.audience,
             lab: LabInfo {
                 id: req.lab.id.clone(),
                 title: req.lab.title.clone(),
                 week: req.lab.week,
+                spec_sha256: req.lab.digest.clone(),
             },
             submission: SubmissionInfo {
+                student: None,
                 path: req.submission.display().to_string(),
                 context_sha256: None,
             },

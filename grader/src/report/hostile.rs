@@ -45,15 +45,18 @@ fn check(id: &str, verdict: Verdict, earned: u32, message: Option<&str>) -> Chec
 
 fn hostile_report() -> Report {
     Report {
-        schema: SCHEMA,
-        grader_version: "0",
+        schema: SCHEMA.into(),
+        grader_version: "0".into(),
+        started_at: "2026-12-07T18:00:00Z".into(),
         audience: Audience::Instructor,
         lab: LabInfo {
             id: "week08".into(),
             title: "Lab".into(),
             week: 8,
+            spec_sha256: "0".repeat(64),
         },
         submission: SubmissionInfo {
+            student: None,
             path: HOSTILE.into(),
             context_sha256: None,
         },

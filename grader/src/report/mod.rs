@@ -1,21 +1,32 @@
-//! Writers of one result model: a terminal table, the project's JSON, and a
-//! Markdown summary for `$GITHUB_STEP_SUMMARY`. Each writer passes whatever a
-//! submission wrote through [`safe`].
+//! Writers of one result model: a terminal table, the project's JSON, a
+//! Markdown summary for `$GITHUB_STEP_SUMMARY`, and the formats the teaching
+//! platforms read (Gradescope, GitHub Classroom, JUnit XML); for a class, a
+//! gradebook. Each writer passes whatever a submission wrote through [`safe`].
 
+mod classroom;
+mod gradebook;
+mod gradescope;
 #[cfg(test)]
 mod hostile;
+mod junit;
 mod markdown;
+#[cfg(test)]
+mod platforms;
 mod rubric;
 pub mod safe;
 mod table;
 
+pub use classroom::{classroom_json, classroom_output};
+pub use gradebook::gradebook;
+pub use gradescope::gradescope;
+pub use junit::junit;
 pub use markdown::markdown;
 pub use rubric::rubric_markdown;
 pub use table::table;
 
 use crate::result::{ContainerVerdict, Report, Verdict};
 
-/// The project's JSON report (schema `mlops-grader/report/v2`), with the
+/// The project's JSON report (schema `mlops-grader/report/v3`), with the
 /// characters serde_json leaves raw but a terminal acts on escaped.
 pub fn json(report: &Report) -> String {
     match serde_json::to_string_pretty(report) {
@@ -24,8 +35,16 @@ pub fn json(report: &Report) -> String {
     }
 }
 
+/// Pretty JSON of one of the platforms' formats, made safe as [`json`] is.
+fn json_of(value: &impl serde::Serialize) -> String {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => safe::json_text(&text) + "\n",
+        Err(e) => serde_json::json!({ "error": e.to_string() }).to_string(),
+    }
+}
+
 /// "crashed: the service exited with code 3", for any verdict but `ran`.
-pub(crate) fn container_line(report: &Report) -> Option<String> {
+pub fn container_line(report: &Report) -> Option<String> {
     let c = &report.container;
     (c.verdict != ContainerVerdict::Ran).then(|| match &c.detail {
         Some(d) => format!("{}: {d}", container_word(c.verdict)),
@@ -43,7 +62,7 @@ pub(crate) fn verdict_word(v: Verdict) -> &'static str {
     }
 }
 
-pub(crate) fn container_word(v: ContainerVerdict) -> &'static str {
+pub fn container_word(v: ContainerVerdict) -> &'static str {
     match v {
         ContainerVerdict::Ran => "ran",
         ContainerVerdict::BuildFailed => "build failed",
@@ -62,15 +81,18 @@ mod tests {
 
     fn report() -> Report {
         Report {
-            schema: SCHEMA,
-            grader_version: "0",
+            schema: SCHEMA.into(),
+            grader_version: "0".into(),
+            started_at: "2026-12-07T18:00:00Z".into(),
             audience: Audience::Student,
             lab: LabInfo {
                 id: "week08".into(),
                 title: "Lab".into(),
                 week: 8,
+                spec_sha256: "0".repeat(64),
             },
             submission: SubmissionInfo {
+                student: None,
                 path: "sub".into(),
                 context_sha256: None,
             },
@@ -138,7 +160,7 @@ mod tests {
     #[test]
     fn the_json_report_names_its_schema() {
         let v: serde_json::Value = serde_json::from_str(&json(&report())).expect("json");
-        assert_eq!(v["schema"], "mlops-grader/report/v2");
+        assert_eq!(v["schema"], "mlops-grader/report/v3");
         assert_eq!(v["container"]["verdict"], "crashed");
         assert_eq!(v["checks"][1]["verdict"], "failed");
     }

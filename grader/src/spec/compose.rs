@@ -19,6 +19,7 @@
 //! own `[container] env` settles the variable. The container's port and
 //! readiness must be the composed labs', and its limits at least theirs.
 
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -64,6 +65,10 @@ pub(super) fn apply(spec: &mut LabSpec, load: Loader) -> Result<(), Problem> {
             Some(Err(e)) => return Err((field("lab"), format!("cannot be read: {e}"))),
             Some(Ok(lab)) => lab,
         };
+        // The composed lab's inputs are this lab's inputs too.
+        let mut digest = Sha256::new();
+        super::digest_part(&mut digest, &spec.digest, &lab.digest);
+        spec.digest = hex::encode(digest.finalize());
         if !lab.compose.is_empty() {
             return Err((
                 field("lab"),

@@ -32,8 +32,18 @@ pub use request::{Case, Expect, RequestSpec, SseExpect, SseJoin, SseSpread};
 pub use rows::{Rows, RowsSpec, first as first_rows};
 
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+
+/// Feeds one named input of a specification to its digest, length-prefixed so
+/// that no two sets of inputs feed the same bytes.
+fn digest_part(digest: &mut Sha256, name: &str, body: &str) {
+    for part in [name, body] {
+        digest.update((part.len() as u64).to_le_bytes());
+        digest.update(part.as_bytes());
+    }
+}
 
 /// A whole lab, as written in its `lab.toml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -74,6 +84,11 @@ pub struct LabSpec {
     /// Where the specification came from, for error messages and reports.
     #[serde(skip)]
     pub origin: String,
+    /// The SHA-256 of everything the grader read to make this specification
+    /// (lab.toml, snapshots, data files, the labs it composes), hex: a batch
+    /// journal regrades a class when it changes.
+    #[serde(skip)]
+    pub digest: String,
 }
 
 /// How the submission's container is run and when it counts as ready.
@@ -267,6 +282,11 @@ impl LabSpec {
             message: one_line(&e.to_string()),
         })?;
         spec.origin = origin.to_string();
+        let mut digest = Sha256::new();
+        digest_part(&mut digest, "lab.toml", text);
+        for (name, body) in &snapshots {
+            digest_part(&mut digest, &format!("snapshots/{name}"), body);
+        }
         spec.snapshots = snapshots;
         if let Some(rows) = &spec.rows_spec {
             let invalid = |field: &str, problem: String| SpecError::Invalid {
@@ -275,8 +295,10 @@ impl LabSpec {
                 problem,
             };
             let text = data(&rows.file).map_err(|p| invalid("rows.file", p))?;
+            digest_part(&mut digest, &rows.file, &text);
             spec.rows = Some(Rows::parse(rows, &text).map_err(|p| invalid("rows", p))?);
         }
+        spec.digest = hex::encode(digest.finalize());
         if let Some(load) = compose
             && !spec.compose.is_empty()
         {

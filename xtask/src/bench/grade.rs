@@ -39,7 +39,7 @@ const SUBMISSION: &str = "solutions/week08-model-service";
 const BENCH_LABEL: &str = "dev.mlops-course.bench=true";
 /// The grader may take at most this many times the baseline's time.
 const GOAL_RATIO: f64 = 1.2;
-/// The grader's phases, as its JSON report (mlops-grader/report/v2) names
+/// The grader's phases, as its JSON report (mlops-grader/report/v3) names
 /// them, and what each covers (grader/src/run.rs).
 const PHASES: [(&str, &str); 5] = [
     (

@@ -1,0 +1,49 @@
+//! What a batch leaves in its output folder, each file written whole or not
+//! at all (a temporary file beside it, flushed, then renamed over it):
+//!
+//! - `reports/<student>.json` and `.md`: each graded student's report;
+//! - `class.json`: every student's entry (report or error), in roster order;
+//! - `gradebook.csv`: a row per student, a column per check.
+
+use crate::report;
+use crate::result::ClassEntry;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Writes the class's outputs into `out`, and gives back the files written.
+pub fn write(out: &Path, entries: &[ClassEntry]) -> Result<Vec<PathBuf>, String> {
+    let reports = out.join("reports");
+    std::fs::create_dir_all(&reports)
+        .map_err(|e| format!("cannot make {}: {e}", reports.display()))?;
+    let mut written = Vec::new();
+    for entry in entries {
+        if let Some(r) = &entry.report {
+            // Student ids are checked by the roster: safe as file names.
+            let base = reports.join(&entry.student);
+            written.push(atomic(&base.with_extension("json"), &report::json(r))?);
+            written.push(atomic(&base.with_extension("md"), &report::markdown(r))?);
+        }
+    }
+    let class = serde_json::to_string_pretty(entries)
+        .map_err(|e| format!("cannot write class.json: {e}"))?;
+    written.push(atomic(
+        &out.join("class.json"),
+        &report::safe::json_text(&class),
+    )?);
+    written.push(atomic(
+        &out.join("gradebook.csv"),
+        &report::gradebook(entries),
+    )?);
+    Ok(written)
+}
+
+/// Writes `text` to `path` through a temporary file in the same folder.
+pub fn atomic(path: &Path, text: &str) -> Result<PathBuf, String> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+    file.write_all(text.as_bytes()).map_err(fail)?;
+    file.as_file().sync_all().map_err(fail)?;
+    file.persist(path).map_err(|e| fail(e.error))?;
+    Ok(path.to_path_buf())
+}

@@ -1,0 +1,194 @@
+//! Who is graded: a folder of submission folders (one per student, named for
+//! them), or a roster CSV naming each student's folder.
+
+use std::path::{Path, PathBuf};
+
+/// One student's submission.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub student: String,
+    pub path: PathBuf,
+}
+
+/// Reads a roster: `source` is a CSV file (header `student,path`; a relative
+/// path is read from the CSV's folder) or a folder whose subfolders are the
+/// submissions. Students come in the roster's order (a folder's: by name).
+pub fn read(source: &Path) -> Result<Vec<Entry>, String> {
+    let meta = std::fs::metadata(source)
+        .map_err(|e| format!("cannot read the roster {}: {e}", source.display()))?;
+    let entries = if meta.is_dir() {
+        from_folder(source)?
+    } else {
+        from_csv(source)?
+    };
+    if entries.is_empty() {
+        return Err(format!(
+            "the roster {} names no submission",
+            source.display()
+        ));
+    }
+    Ok(entries)
+}
+
+fn from_folder(dir: &Path) -> Result<Vec<Entry>, String> {
+    let listing =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+    let mut entries = Vec::new();
+    for item in listing {
+        let item = item.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+        let name = item.file_name();
+        let Some(name) = name.to_str() else {
+            return Err(format!(
+                "{}: a folder name that is not UTF-8 cannot be a student id",
+                item.path().display()
+            ));
+        };
+        // Hidden folders (.git, .journal) are not submissions.
+        if name.starts_with('.') || !item.path().is_dir() {
+            continue;
+        }
+        check_id(name).map_err(|p| format!("{}: {p}", item.path().display()))?;
+        entries.push(Entry {
+            student: name.to_string(),
+            path: item.path(),
+        });
+    }
+    entries.sort_by(|a, b| a.student.cmp(&b.student));
+    Ok(entries)
+}
+
+#[derive(serde::Deserialize)]
+struct Row {
+    student: String,
+    path: String,
+}
+
+fn from_csv(file: &Path) -> Result<Vec<Entry>, String> {
+    let origin = file.display();
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(file)
+        .map_err(|e| format!("cannot read the roster {origin}: {e}"))?;
+    let header = reader
+        .headers()
+        .map_err(|e| format!("cannot read the roster {origin}: {}", one_line(&e)))?;
+    if !(header.iter().any(|h| h == "student") && header.iter().any(|h| h == "path")) {
+        let has: Vec<&str> = header.iter().collect();
+        return Err(format!(
+            "{origin}: line 1: the header must name the columns student and path (it names: {})",
+            has.join(", ")
+        ));
+    }
+    let base = file.parent().unwrap_or(Path::new("."));
+    let mut entries: Vec<Entry> = Vec::new();
+    for (i, row) in reader.deserialize::<Row>().enumerate() {
+        // Line 1 is the header.
+        let line = i + 2;
+        let row = row.map_err(|e| match e.kind() {
+            csv::ErrorKind::Deserialize { err, .. } => format!("{origin}: line {line}: {err}"),
+            _ => format!("{origin}: line {line}: {}", one_line(&e)),
+        })?;
+        check_id(&row.student).map_err(|p| format!("{origin}: line {line}: {p}"))?;
+        if row.path.contains("://") || row.path.starts_with("git@") {
+            return Err(format!(
+                "{origin}: line {line}: \"{}\" is a URL; give the folder of a local clone",
+                row.path
+            ));
+        }
+        if row.path.is_empty() {
+            return Err(format!("{origin}: line {line}: the path is empty"));
+        }
+        if entries.iter().any(|e| e.student == row.student) {
+            return Err(format!(
+                "{origin}: line {line}: student \"{}\" is listed twice",
+                row.student
+            ));
+        }
+        entries.push(Entry {
+            student: row.student,
+            path: base.join(row.path),
+        });
+    }
+    Ok(entries)
+}
+
+/// A student id names the files of their reports: letters, digits and
+/// `.`, `_`, `-`, `@`, not starting with a dot, at most 100 characters.
+fn check_id(id: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@');
+    if id.is_empty() {
+        Err("the student id is empty".into())
+    } else if id.chars().count() > 100 {
+        Err("the student id is longer than 100 characters".into())
+    } else if id.starts_with('.') || !id.chars().all(allowed) {
+        Err(format!(
+            "\"{}\" is not a student id: use letters, digits, '.', '_', '-' and '@', not starting with '.'",
+            id.escape_debug()
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn one_line(e: &csv::Error) -> String {
+    e.to_string().replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_lists_its_subfolders_by_name_and_skips_hidden_ones() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in ["kim", "lee", ".journal", "alice"] {
+            std::fs::create_dir(dir.path().join(name)).expect("mkdir");
+        }
+        std::fs::write(dir.path().join("notes.txt"), "x").expect("write");
+        let students: Vec<String> = read(dir.path())
+            .expect("roster")
+            .into_iter()
+            .map(|e| e.student)
+            .collect();
+        assert_eq!(students, ["alice", "kim", "lee"]);
+    }
+
+    #[test]
+    fn a_csv_roster_reads_paths_from_its_own_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let csv = dir.path().join("roster.csv");
+        std::fs::write(&csv, "student,path\nkim, subs/kim\nlee,/abs/lee\n").expect("write");
+        let roster = read(&csv).expect("roster");
+        assert_eq!(roster[0].path, dir.path().join("subs/kim"));
+        assert_eq!(roster[1].path, PathBuf::from("/abs/lee"));
+    }
+
+    #[test]
+    fn bad_rosters_are_refused_in_one_line_naming_the_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let csv = dir.path().join("roster.csv");
+        for (text, expected) in [
+            (
+                "student,path\nkim,a\nkim,b\n",
+                "line 3: student \"kim\" is listed twice",
+            ),
+            (
+                "student,path\n../x,a\n",
+                "line 2: \"../x\" is not a student id",
+            ),
+            ("student,path\nkim,https://github.com/x/y\n", "is a URL"),
+            (
+                "name,folder\nkim,a\n",
+                "line 1: the header must name the columns student and path (it names: name, folder)",
+            ),
+            ("student,path\n", "names no submission"),
+        ] {
+            std::fs::write(&csv, text).expect("write");
+            let e = read(&csv).expect_err(text);
+            assert!(e.contains(expected), "{text:?}: {e}");
+            assert_eq!(e.lines().count(), 1, "{e}");
+        }
+        let e = read(&dir.path().join("none.csv")).expect_err("missing");
+        assert!(e.starts_with("cannot read the roster"), "{e}");
+    }
+}
