@@ -409,7 +409,7 @@ async fn run(cli: Cli) -> Result<(), Exit> {
                     )));
                 }
             };
-            batch::outputs::write(&out, &outcome.entries).map_err(|e| Exit(3, e))?;
+            batch::outputs::write(&out, &lab, &outcome.entries).map_err(|e| Exit(3, e))?;
             print!("{}", batch::summary(&lab, &outcome, &out));
             if outcome.errors > 0 {
                 return Err(Exit(

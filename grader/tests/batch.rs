@@ -119,7 +119,7 @@ async fn a_class_is_graded_once_and_a_changed_submission_alone_again() {
     let third = run(&docker, class.path(), &journal, &options(probe())).await;
     assert_eq!((third.graded, third.reused), (1, 2));
 
-    let written = batch::outputs::write(out.path(), &third.entries).expect("outputs");
+    let written = batch::outputs::write(out.path(), &quick_lab(), &third.entries).expect("outputs");
     assert!(written.contains(&out.path().join("gradebook.csv")));
     let gradebook = std::fs::read_to_string(out.path().join("gradebook.csv")).expect("gradebook");
     assert_eq!(gradebook.lines().count(), 4, "{gradebook}");

@@ -4,9 +4,9 @@
 //! running then. A rerun reads it and skips every submission already graded
 //! under the same key; it never grades one twice.
 //!
-//! A line is keyed by what decides a grade ([`key`]): the specification's
-//! digest, the grader's version, the submission's content and the build
-//! arguments and audience. Change any of them and the key changes, so a
+//! A line is keyed by whose grade it is and what decides it ([`key`]): the
+//! student, the specification's digest, the grader's version, the
+//! submission's content, the build arguments and the audience. Change any of them and the key changes, so a
 //! rerun after a specification change regrades the lab's submissions and
 //! nothing else, and a student's new commit is graded again.
 
@@ -28,14 +28,17 @@ pub struct Record {
     pub entry: ClassEntry,
 }
 
-/// What a grade depends on, as one hex SHA-256.
+/// What a grade depends on, as one hex SHA-256. The student is part of it:
+/// two students who hand in the same files get a grade each.
 pub fn key(
+    student: &str,
     spec_digest: &str,
     submission_sha256: &str,
     build_args: &BTreeMap<String, String>,
     audience: Audience,
 ) -> String {
     let facts = serde_json::json!({
+        "student": student,
         "spec": spec_digest,
         "grader": env!("CARGO_PKG_VERSION"),
         "submission": submission_sha256,
@@ -194,14 +197,14 @@ mod tests {
     #[test]
     fn the_key_changes_with_each_thing_a_grade_depends_on() {
         let args = BTreeMap::from([("A".to_string(), "1".to_string())]);
-        let base = key("spec", "sub", &args, Audience::Instructor);
-        assert_eq!(base, key("spec", "sub", &args, Audience::Instructor));
-        assert_ne!(base, key("spec2", "sub", &args, Audience::Instructor));
-        assert_ne!(base, key("spec", "sub2", &args, Audience::Instructor));
-        assert_ne!(
-            base,
-            key("spec", "sub", &BTreeMap::new(), Audience::Instructor)
-        );
-        assert_ne!(base, key("spec", "sub", &args, Audience::Student));
+        let none = BTreeMap::new();
+        let teacher = Audience::Instructor;
+        let base = key("kim", "spec", "sub", &args, teacher);
+        assert_eq!(base, key("kim", "spec", "sub", &args, teacher));
+        assert_ne!(base, key("lee", "spec", "sub", &args, teacher));
+        assert_ne!(base, key("kim", "spec2", "sub", &args, teacher));
+        assert_ne!(base, key("kim", "spec", "sub2", &args, teacher));
+        assert_ne!(base, key("kim", "spec", "sub", &none, teacher));
+        assert_ne!(base, key("kim", "spec", "sub", &args, Audience::Student));
     }
 }

@@ -101,7 +101,13 @@ pub async fn run(
                 });
             }
             Ok(sha) => {
-                let key = journal::key(&lab.digest, &sha, &options.build_args, options.audience);
+                let key = journal::key(
+                    &entry.student,
+                    &lab.digest,
+                    &sha,
+                    &options.build_args,
+                    options.audience,
+                );
                 match done.get(key.as_str()) {
                     Some(record) => {
                         let mut found = record.entry.clone();

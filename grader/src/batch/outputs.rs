@@ -3,15 +3,17 @@
 //!
 //! - `reports/<student>.json` and `.md`: each graded student's report;
 //! - `class.json`: every student's entry (report or error), in roster order;
-//! - `gradebook.csv`: a row per student, a column per check.
+//! - `gradebook.csv`: a row per student, a column per check;
+//! - `class.html`: the class report, one page with no outside asset.
 
 use crate::report;
 use crate::result::ClassEntry;
+use crate::spec::LabSpec;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Writes the class's outputs into `out`, and gives back the files written.
-pub fn write(out: &Path, entries: &[ClassEntry]) -> Result<Vec<PathBuf>, String> {
+pub fn write(out: &Path, lab: &LabSpec, entries: &[ClassEntry]) -> Result<Vec<PathBuf>, String> {
     let reports = out.join("reports");
     std::fs::create_dir_all(&reports)
         .map_err(|e| format!("cannot make {}: {e}", reports.display()))?;
@@ -34,6 +36,8 @@ pub fn write(out: &Path, entries: &[ClassEntry]) -> Result<Vec<PathBuf>, String>
         &out.join("gradebook.csv"),
         &report::gradebook(entries),
     )?);
+    let html = report::class_html(lab, entries, &crate::result::now_rfc3339());
+    written.push(atomic(&out.join("class.html"), &html)?);
     Ok(written)
 }
 

@@ -3,6 +3,7 @@
 //! platforms read (Gradescope, GitHub Classroom, JUnit XML); for a class, a
 //! gradebook. Each writer passes whatever a submission wrote through [`safe`].
 
+mod class;
 mod classroom;
 mod gradebook;
 mod gradescope;
@@ -16,6 +17,7 @@ mod rubric;
 pub mod safe;
 mod table;
 
+pub use class::class_html;
 pub use classroom::{classroom_json, classroom_output};
 pub use gradebook::gradebook;
 pub use gradescope::gradescope;
