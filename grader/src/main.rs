@@ -99,6 +99,9 @@ enum Command {
     Check {
         /// A lab id or a folder holding a lab.toml.
         lab: String,
+        /// Also apply an instructor's private overlay (see `grade --overlay`).
+        #[arg(long, env = "GRADER_OVERLAY", value_name = "DIR")]
+        overlay: Option<PathBuf>,
     },
     /// Print a lab's rubric as the Markdown table the book includes.
     Rubric {
@@ -160,6 +163,11 @@ struct HowToGrade {
         default_value = "practice"
     )]
     course_key: String,
+    /// An instructor's private overlay: a folder with a `<lab>/overlay.toml`
+    /// (hidden checks that are added, or replace public hidden ones) and
+    /// `<lab>/snapshots/`; kept outside the public course repository.
+    #[arg(long, env = "GRADER_OVERLAY", value_name = "DIR")]
+    overlay: Option<PathBuf>,
 }
 
 /// What a grade needs that only the command line knows, checked before any
@@ -181,6 +189,15 @@ impl HowToGrade {
                 .map_err(|e| Exit(2, e))?;
         }
         Ok(Prepared { docker, course_key })
+    }
+
+    /// The lab, with the overlay's hidden checks when one is given.
+    fn lab(&self, name: &str) -> Result<LabSpec, Exit> {
+        let mut lab = load_lab(name)?;
+        if let Some(dir) = &self.overlay {
+            lab.apply_overlay(dir).map_err(|e| Exit(2, e.to_string()))?;
+        }
+        Ok(lab)
     }
 
     fn build_args(&self) -> BTreeMap<String, String> {
@@ -236,8 +253,11 @@ async fn run(cli: Cli) -> Result<(), Exit> {
             }
             Ok(())
         }
-        Command::Check { lab } => {
-            let lab = load_lab(&lab)?;
+        Command::Check { lab, overlay } => {
+            let mut lab = load_lab(&lab)?;
+            if let Some(dir) = &overlay {
+                lab.apply_overlay(dir).map_err(|e| Exit(2, e.to_string()))?;
+            }
             println!(
                 "{}: {} (week {}), {} points",
                 lab.id,
@@ -303,7 +323,7 @@ async fn run(cli: Cli) -> Result<(), Exit> {
             print_json,
             quiet,
         } => {
-            let lab = load_lab(&lab)?;
+            let lab = how.lab(&lab)?;
             let meta = std::fs::metadata(&submission).map_err(|e| {
                 Exit(
                     2,
@@ -376,7 +396,7 @@ async fn run(cli: Cli) -> Result<(), Exit> {
             how,
             quiet,
         } => {
-            let lab = load_lab(&lab)?;
+            let lab = how.lab(&lab)?;
             let roster = batch::roster::read(&roster).map_err(|e| Exit(2, e))?;
             std::fs::create_dir_all(&out)
                 .map_err(|e| Exit(2, format!("cannot make {}: {e}", out.display())))?;

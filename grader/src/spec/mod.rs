@@ -13,6 +13,7 @@ mod embedded;
 mod fakes;
 mod files;
 mod metrics;
+mod overlay;
 mod request;
 mod rows;
 
@@ -308,22 +309,26 @@ impl LabSpec {
                 problem,
             })?;
         }
-        // A file check of a command's output is judged where that command
-        // runs: before the service, or beside it.
-        let beside: Vec<String> = spec
+        spec.resolve_file_rules();
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// A file check of a command's output is judged where that command
+    /// runs: before the service, or beside it.
+    fn resolve_file_rules(&mut self) {
+        let beside: Vec<String> = self
             .checks
             .iter()
             .filter(|c| matches!(&c.kind, CheckKind::Command(cmd) if cmd.service))
             .map(|c| c.id.clone())
             .collect();
         let beside: Vec<&str> = beside.iter().map(String::as_str).collect();
-        for check in &mut spec.checks {
+        for check in &mut self.checks {
             if let CheckKind::File(rule) = &mut check.kind {
                 rule.resolve_beside(&beside);
             }
         }
-        spec.validate()?;
-        Ok(spec)
     }
 
     /// Reads `lab.toml`, its `snapshots/*.snap` and the data files it names

@@ -1170,3 +1170,100 @@ fn two_labs_with_a_judge_of_one_name_and_two_images_are_refused() {
             .contains("duplicate check id")
     );
 }
+
+/// Writes an overlay for week 8 into a fresh folder.
+fn overlay(toml: &str, snapshots: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lab = dir.path().join("week08");
+    std::fs::create_dir_all(lab.join("snapshots")).expect("mkdir");
+    std::fs::write(lab.join("overlay.toml"), toml).expect("write");
+    for (name, body) in snapshots {
+        std::fs::write(lab.join("snapshots").join(format!("{name}.snap")), body).expect("snap");
+    }
+    dir
+}
+
+#[test]
+fn an_overlay_replaces_hidden_checks_and_adds_its_own_with_their_snapshots() {
+    let dir = overlay(
+        "[[checks]]\nid = \"predict.quality\"\ntitle = \"Right often enough on the instructor's wines\"\npoints = 12\nkind = \"accuracy\"\nvisibility = \"hidden\"\n\
+         request = { method = \"POST\", path = \"/predict\" }\nanswer = \"/predictions\"\n\
+         values = { integer = true, min = 3, max = 8 }\nsample = 300\nseed = 99\nmin_accuracy = 0.55\n\
+         [[checks]]\nid = \"private.health\"\ntitle = \"A private probe\"\npoints = 3\nkind = \"snapshot\"\nvisibility = \"hidden\"\nsnapshot = \"private_health\"\nrequest = { path = \"/health\" }\n",
+        &[("private_health", "---\n---\nstatus: 200\n")],
+    );
+    let public = embedded_lab("week08").expect("known").expect("valid");
+    let mut lab = public.clone();
+    assert_eq!(lab.apply_overlay(dir.path()).expect("applies"), 2);
+    let replaced = lab
+        .checks
+        .iter()
+        .find(|c| c.id == "predict.quality")
+        .expect("kept");
+    assert_eq!(replaced.points, 12);
+    let added = lab.checks.last().expect("added last");
+    assert_eq!(
+        (added.id.as_str(), added.visibility),
+        ("private.health", Visibility::Hidden)
+    );
+    assert!(lab.snapshots.contains_key("private_health"));
+    assert_eq!(lab.checks.len(), public.checks.len() + 1);
+    assert_ne!(
+        lab.digest, public.digest,
+        "a batch regrades when the overlay changes"
+    );
+
+    // A lab the overlay has no folder for is left as it is.
+    let mut week02 = embedded_lab("week02").expect("known").expect("valid");
+    let digest = week02.digest.clone();
+    assert_eq!(week02.apply_overlay(dir.path()).expect("applies"), 0);
+    assert_eq!(week02.digest, digest);
+}
+
+#[test]
+fn an_overlay_cannot_show_or_replace_visible_checks() {
+    let public = embedded_lab("week08").expect("known").expect("valid");
+    let visible = public
+        .checks
+        .iter()
+        .find(|c| c.visibility == Visibility::Visible)
+        .expect("a visible check");
+    for (toml, expected) in [
+        (
+            "[[checks]]\nid = \"x\"\ntitle = \"t\"\npoints = 1\nkind = \"http\"\nrequest = { path = \"/health\" }\nexpect = { status = 200 }\n".to_string(),
+            "checks[0] (x): an overlay's checks are hidden",
+        ),
+        (
+            format!("[[checks]]\nid = \"{}\"\ntitle = \"t\"\npoints = 1\nkind = \"http\"\nvisibility = \"hidden\"\nrequest = {{ path = \"/health\" }}\nexpect = {{ status = 200 }}\n", visible.id),
+            "replaces a visible check",
+        ),
+        (
+            "[[checks]]\nid = \"y\"\ntitle = \"t\"\npoints = 1\nkind = \"snapshot\"\nvisibility = \"hidden\"\nsnapshot = \"missing\"\nrequest = { path = \"/health\" }\n".to_string(),
+            "missing",
+        ),
+        ("[[check]]\n".to_string(), "overlay.toml"),
+    ] {
+        let dir = overlay(&toml, &[]);
+        let e = public.clone().apply_overlay(dir.path()).expect_err(&toml).to_string();
+        assert!(e.contains(expected), "{toml}: {e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+    }
+}
+
+#[test]
+fn the_instructor_guides_overlay_applies() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../book/examples/overlay");
+    let mut lab = embedded_lab("week08").expect("known").expect("valid");
+    assert_eq!(
+        lab.apply_overlay(&dir)
+            .expect("the guide's example applies"),
+        1
+    );
+    let replaced = lab
+        .checks
+        .iter()
+        .find(|c| c.id == "predict.quality")
+        .expect("kept");
+    assert_eq!(replaced.visibility, Visibility::Hidden);
+    assert_eq!(lab.max_points(), 100);
+}
