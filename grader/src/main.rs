@@ -63,21 +63,30 @@ enum Command {
         quiet: bool,
     },
     /// Grade a class: every submission of a roster, journalled, with a
-    /// report per student and a gradebook.
+    /// report per student, a gradebook and a class report.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Batch {
+        #[command(subcommand)]
+        then: Option<BatchCommand>,
         /// A lab id (see `grader labs`) or a folder holding a lab.toml.
-        lab: String,
+        #[arg(required = true)]
+        lab: Option<String>,
         /// A folder of submission folders (one per student, named for them),
         /// or a roster CSV with the columns `student,path`.
-        roster: PathBuf,
-        /// The folder for the reports, class.json, gradebook.csv and, unless
-        /// --journal says otherwise, the journal.
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
+        #[arg(required = true)]
+        roster: Option<PathBuf>,
+        /// The folder for the reports, class.json, gradebook.csv, class.html
+        /// and, unless --journal says otherwise, the journal.
+        #[arg(long, value_name = "DIR", required = true)]
+        out: Option<PathBuf>,
         /// The journal (JSON lines) that a rerun resumes from; by default
-        /// OUT/journal.jsonl.
+        /// OUT/journal.jsonl (OUT/journal-shard-I-of-N.jsonl for a shard).
         #[arg(long, value_name = "FILE")]
         journal: Option<PathBuf>,
+        /// Grade only shard I of N (the students whose id hashes to it):
+        /// its reports and journal, not the class's files (`batch merge`).
+        #[arg(long, value_name = "I/N", value_parser = batch::roster::parse_shard)]
+        shard: Option<(u32, u32)>,
         /// Grades at once.
         #[arg(long, short = 'j', default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
         jobs: u16,
@@ -113,6 +122,57 @@ enum Command {
     /// Make or read the course key (weeks 6 and 7).
     #[command(subcommand)]
     CourseKey(CourseKeyCommand),
+}
+
+#[derive(Subcommand)]
+enum BatchCommand {
+    /// Join the journals of a class's shards into the class's outputs
+    /// (class.json, gradebook.csv, class.html, a joined journal.jsonl).
+    Merge {
+        /// The lab the shards graded.
+        lab: String,
+        /// The roster the shards graded.
+        roster: PathBuf,
+        /// The shards' output folder: every journal*.jsonl in it is read.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Another journal to read (repeatable).
+        #[arg(long = "journal", value_name = "FILE")]
+        journals: Vec<PathBuf>,
+        /// As the shards were graded: the audience, build arguments and
+        /// overlay decide which journalled grades are current.
+        #[command(flatten)]
+        how: HowToGrade,
+    },
+    /// Print a Kubernetes Indexed Job that grades a class in shards, each pod
+    /// with a Docker-in-Docker sidecar, the roster and outputs on a volume.
+    Manifest {
+        /// The lab to grade.
+        lab: String,
+        /// Shards (the Job's completions).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        shards: u32,
+        /// Pods at once.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        parallelism: u32,
+        /// An image holding grader, grader-probe and a POSIX shell.
+        #[arg(long, value_name = "IMAGE")]
+        image: String,
+        /// The Docker-in-Docker image of each pod's engine.
+        #[arg(long, value_name = "IMAGE", default_value = "docker:27-dind")]
+        dind_image: String,
+        /// The PersistentVolumeClaim with the roster, submissions and outputs.
+        #[arg(long, value_name = "NAME", default_value = "grader-class")]
+        claim: String,
+        /// The roster's path on that volume.
+        #[arg(long, value_name = "PATH", default_value = "roster.csv")]
+        roster: String,
+        #[arg(long, value_enum, default_value = "instructor")]
+        audience: Audience,
+        /// Grades at once in each pod.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+        jobs: u16,
+    },
 }
 
 #[derive(Subcommand)]
@@ -386,21 +446,36 @@ async fn run(cli: Cli) -> Result<(), Exit> {
             Ok(())
         }
         Command::Batch {
+            then: Some(then), ..
+        } => batch_command(then).await,
+        Command::Batch {
+            then: None,
             lab,
             roster,
             out,
             journal,
+            shard,
             jobs,
             builds,
             retries,
             how,
             quiet,
         } => {
+            // clap requires these when no subcommand is given.
+            let (Some(lab), Some(roster), Some(out)) = (lab, roster, out) else {
+                return Err(Exit(2, "batch needs a lab, a roster and --out".into()));
+            };
             let lab = how.lab(&lab)?;
-            let roster = batch::roster::read(&roster).map_err(|e| Exit(2, e))?;
+            let mut roster = batch::roster::read(&roster).map_err(|e| Exit(2, e))?;
+            if let Some((i, n)) = shard {
+                roster = batch::roster::shard(roster, i, n);
+            }
             std::fs::create_dir_all(&out)
                 .map_err(|e| Exit(2, format!("cannot make {}: {e}", out.display())))?;
-            let journal = journal.unwrap_or_else(|| out.join("journal.jsonl"));
+            let journal = journal.unwrap_or_else(|| match shard {
+                Some((i, n)) => out.join(format!("journal-shard-{i}-of-{n}.jsonl")),
+                None => out.join("journal.jsonl"),
+            });
             let journal =
                 Arc::new(batch::journal::Journal::open(&journal).map_err(|e| Exit(2, e))?);
             let Prepared { docker, course_key } = how.prepare().await?;
@@ -429,17 +504,128 @@ async fn run(cli: Cli) -> Result<(), Exit> {
                     )));
                 }
             };
-            batch::outputs::write(&out, &lab, &outcome.entries).map_err(|e| Exit(3, e))?;
-            print!("{}", batch::summary(&lab, &outcome, &out));
-            if outcome.errors > 0 {
+            print!("{}", batch::summary(&lab, &outcome));
+            if shard.is_some() {
+                // A shard's files are its reports; the class's come from the merge.
+                batch::outputs::write_reports(&out, &outcome.entries).map_err(|e| Exit(3, e))?;
+                println!(
+                    "wrote {} and this shard's reports in {}; `grader batch merge` makes the class's files",
+                    journal.path().display(),
+                    out.join("reports").display()
+                );
+            } else {
+                batch::outputs::write(&out, &lab, &outcome.entries).map_err(|e| Exit(3, e))?;
+                println!("{}", wrote(&out));
+            }
+            not_graded(outcome.errors)
+        }
+    }
+}
+
+/// Where a batch's class files are.
+fn wrote(out: &Path) -> String {
+    format!(
+        "wrote {}, {}, {} and a report per graded student in {}",
+        out.join("class.html").display(),
+        out.join("gradebook.csv").display(),
+        out.join("class.json").display(),
+        out.join("reports").display()
+    )
+}
+
+/// Exit code 3 when some submissions are left without a grade.
+fn not_graded(errors: usize) -> Result<(), Exit> {
+    if errors > 0 {
+        return Err(Exit(
+            3,
+            format!(
+                "{errors} submission(s) not graded (see class.json): run the same command again to retry them"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn batch_command(then: BatchCommand) -> Result<(), Exit> {
+    match then {
+        BatchCommand::Merge {
+            lab,
+            roster,
+            out,
+            journals,
+            how,
+        } => {
+            let lab = how.lab(&lab)?;
+            let roster = batch::roster::read(&roster).map_err(|e| Exit(2, e))?;
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&out)
+                .map_err(|e| Exit(2, format!("cannot read {}: {e}", out.display())))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("journal") && n.ends_with(".jsonl"))
+                })
+                .collect();
+            files.sort();
+            files.extend(journals);
+            if files.is_empty() {
                 return Err(Exit(
-                    3,
-                    format!(
-                        "{} submission(s) not graded (grading failed; see class.json): run the same command again to retry them",
-                        outcome.errors
-                    ),
+                    2,
+                    format!("no journal*.jsonl in {} to merge", out.display()),
                 ));
             }
+            let mut records = Vec::new();
+            for file in &files {
+                records.extend(batch::journal::read(file).map_err(|e| Exit(2, e))?);
+            }
+            let options = batch::Options {
+                jobs: 1,
+                builds: 1,
+                retries: 0,
+                retry_pause: std::time::Duration::ZERO,
+                audience: how.audience,
+                build_args: how.build_args(),
+                allow_images: Vec::new(),
+                runtime: None,
+                fetch_network: None,
+                course_key: CourseKey::from_arg("none").map_err(|e| Exit(2, e))?,
+                probe_exe: PathBuf::new(),
+            };
+            let outcome = batch::merge(&lab, &roster, &records, &options).await;
+            batch::outputs::write_journal(&out.join("journal.jsonl"), &records)
+                .map_err(|e| Exit(3, e))?;
+            batch::outputs::write(&out, &lab, &outcome.entries).map_err(|e| Exit(3, e))?;
+            print!("{}", batch::summary(&lab, &outcome));
+            println!("{}", wrote(&out));
+            not_graded(outcome.errors)
+        }
+        BatchCommand::Manifest {
+            lab,
+            shards,
+            parallelism,
+            image,
+            dind_image,
+            claim,
+            roster,
+            audience,
+            jobs,
+        } => {
+            let known = load_lab(&lab)?;
+            let job = batch::kubernetes::indexed_job(&batch::kubernetes::JobParams {
+                lab: &known.id,
+                shards,
+                parallelism: parallelism.min(shards),
+                image: &image,
+                dind_image: &dind_image,
+                claim: &claim,
+                roster: &roster,
+                audience,
+                jobs,
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&job).map_err(|e| Exit(3, e.to_string()))?
+            );
             Ok(())
         }
     }

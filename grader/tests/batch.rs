@@ -243,3 +243,109 @@ async fn a_batch_killed_mid_way_resumes_without_losing_or_repeating_a_grade() {
         "{stdout}"
     );
 }
+
+/// `grader batch ...` with these arguments, quiet.
+fn cli(args: &[&std::ffi::OsStr]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_grader"));
+    command.arg("batch").args(args);
+    command
+}
+
+/// Each student's score and verdicts, from a class.json.
+fn class_results(out: &Path) -> Vec<(String, u32, Vec<String>)> {
+    let entries: Vec<ClassEntry> =
+        serde_json::from_slice(&std::fs::read(out.join("class.json")).expect("class.json"))
+            .expect("reads back");
+    entries
+        .into_iter()
+        .map(|e| {
+            let r = e
+                .report
+                .unwrap_or_else(|| panic!("{} not graded: {:?}", e.student, e.error));
+            let verdicts = r
+                .checks
+                .iter()
+                .map(|c| format!("{}={:?}", c.id, c.verdict))
+                .collect();
+            (e.student, r.score.earned, verdicts)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn shards_graded_as_separate_processes_merge_into_the_single_batchs_results() {
+    let Some(_docker) = engine().await else {
+        return;
+    };
+    let class = class(&[
+        ("ann", "reference"),
+        ("bo", "health-body"),
+        ("cy", "exit-early"),
+    ]);
+    let single = tempfile::tempdir().expect("tempdir");
+    let sharded = tempfile::tempdir().expect("tempdir");
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    let run = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            os("week08"),
+            class.path().as_os_str(),
+            os("--out"),
+            out.as_os_str(),
+        ];
+        args.extend(extra.iter().map(|s| std::ffi::OsStr::new(*s)));
+        args.push(os("--quiet"));
+        cli(&args)
+    };
+
+    let whole = run(single.path(), &[]).output().expect("single batch");
+    assert!(
+        whole.status.success(),
+        "{}",
+        String::from_utf8_lossy(&whole.stderr)
+    );
+
+    // Two shards at once, as two pods of an Indexed Job would run them.
+    let shards: Vec<std::process::Child> = ["1/2", "2/2"]
+        .into_iter()
+        .map(|s| {
+            run(sharded.path(), &["--shard", s, "--jobs", "1"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("a shard")
+        })
+        .collect();
+    for shard in shards {
+        let done = shard.wait_with_output().expect("shard ends");
+        assert!(
+            done.status.success(),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+    }
+    assert!(
+        !sharded.path().join("class.json").exists(),
+        "a shard writes no class files"
+    );
+    let merged = cli(&[
+        os("merge"),
+        os("week08"),
+        class.path().as_os_str(),
+        os("--out"),
+        sharded.path().as_os_str(),
+    ])
+    .output()
+    .expect("merge");
+    let stdout = String::from_utf8_lossy(&merged.stdout);
+    assert!(
+        merged.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
+    assert!(
+        stdout.contains("0 graded now, 3 found in the journal, 0 not graded"),
+        "{stdout}"
+    );
+    assert_eq!(class_results(sharded.path()), class_results(single.path()));
+    let joined = batch::journal::read(&sharded.path().join("journal.jsonl")).expect("joined");
+    assert_eq!(joined.len(), 3);
+}

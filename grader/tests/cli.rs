@@ -302,3 +302,25 @@ fn batch_refuses_a_bad_roster_in_one_line() {
         .code(2)
         .stderr(predicate::str::contains("--jobs"));
 }
+
+#[test]
+fn batch_merge_and_shards_refuse_bad_input_in_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("kim")).expect("mkdir");
+    grader()
+        .args(["batch", "merge", "week08"])
+        .arg(dir.path())
+        .arg("--out")
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no journal*.jsonl in"))
+        .stderr(one_line());
+    grader()
+        .args(["batch", "week08"])
+        .arg(dir.path())
+        .args(["--out", "x", "--shard", "5/4"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("\"5/4\" is not a shard"));
+}

@@ -47,3 +47,50 @@ async fn the_projects_workflows_pass_the_schema_and_zizmor() {
     let out = support::judge_session(&docker, &lab, "workflows", SCRIPT, None, &files, None).await;
     assert!(out.contains("ok -- validation done"), "{out}");
 }
+
+/// The Indexed Job `grader batch manifest` prints is valid Kubernetes 1.33,
+/// checked by kubernetes-validate --strict in week 9's judge.
+#[tokio::test]
+async fn the_batch_manifest_is_a_valid_indexed_job() {
+    let Some(docker) = engine().await else { return };
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_grader"))
+        .args([
+            "batch",
+            "manifest",
+            "week08",
+            "--shards",
+            "4",
+            "--parallelism",
+            "2",
+        ])
+        .args(["--image", "registry.example.edu/course/grader:2026-fall"])
+        .output()
+        .expect("grader runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let manifest = String::from_utf8(output.stdout).expect("text");
+    let job: serde_json::Value = serde_json::from_str(&manifest).expect("JSON");
+    assert_eq!(job["spec"]["completionMode"], "Indexed");
+    assert_eq!(job["spec"]["completions"], 4);
+    let files = BTreeMap::from([("job.yaml".to_string(), manifest)]);
+    let lab = grader::spec::embedded_lab("week09")
+        .expect("known")
+        .expect("valid");
+    let out = support::judge_session(
+        &docker,
+        &lab,
+        "kubernetes",
+        "cd /work && kubernetes-validate --strict -k 1.33.0 job.yaml 2>&1",
+        None,
+        &files,
+        None,
+    )
+    .await;
+    assert!(
+        out.contains("job.yaml") && !out.contains("WARNING"),
+        "{out}"
+    );
+}

@@ -48,6 +48,34 @@ pub fn key(
     hex::encode(Sha256::digest(facts.to_string()))
 }
 
+/// Reads a journal without opening it for writing (a shard's, to merge): a
+/// last line cut short is left out, and the file is left as it is.
+pub fn read(path: &Path) -> Result<Vec<Record>, String> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the journal {shown}: {e}"))?;
+    Ok(parse(&text, &shown)?.0)
+}
+
+/// The records of a journal's text, and the length of its whole lines.
+fn parse(text: &str, shown: &str) -> Result<(Vec<Record>, usize), String> {
+    let mut records = Vec::new();
+    let mut whole = 0;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if !line.ends_with('\n') {
+            // The write a kill interrupted: it never counted.
+            break;
+        }
+        if !line.trim().is_empty() {
+            let record: Record = serde_json::from_str(line)
+                .map_err(|e| format!("the journal {shown}: line {} is not a record: {e}", i + 1))?;
+            records.push(record);
+        }
+        whole += line.len();
+    }
+    Ok((records, whole))
+}
+
 /// An open journal: what it held when opened, and the file new lines go to.
 pub struct Journal {
     path: PathBuf,
@@ -70,21 +98,7 @@ impl Journal {
         let mut text = String::new();
         file.read_to_string(&mut text)
             .map_err(|e| format!("cannot read the journal {shown}: {e}"))?;
-        let mut records = Vec::new();
-        let mut whole = 0;
-        for (i, line) in text.split_inclusive('\n').enumerate() {
-            if !line.ends_with('\n') {
-                // The write a kill interrupted: it never counted.
-                break;
-            }
-            if !line.trim().is_empty() {
-                let record: Record = serde_json::from_str(line).map_err(|e| {
-                    format!("the journal {shown}: line {} is not a record: {e}", i + 1)
-                })?;
-                records.push(record);
-            }
-            whole += line.len();
-        }
+        let (records, whole) = parse(&text, &shown.to_string())?;
         if whole < text.len() {
             file.set_len(whole as u64)
                 .and_then(|()| file.seek(std::io::SeekFrom::End(0)).map(drop))
@@ -97,6 +111,7 @@ impl Journal {
         })
     }
 
+    /// The file this journal appends to.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -9,6 +9,7 @@
 //! submission's own faults are verdicts in its report and are never retried.
 
 pub mod journal;
+pub mod kubernetes;
 pub mod outputs;
 pub mod progress;
 pub mod roster;
@@ -21,7 +22,7 @@ use crate::spec::LabSpec;
 use bollard::Docker;
 use journal::{Journal, Record};
 use roster::Entry;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,38 +62,38 @@ pub struct Outcome {
     pub errors: usize,
 }
 
-/// Grades every submission of `roster` that `journal` does not hold a grade
-/// of under the same key, and gives back the whole class's entries.
-pub async fn run(
-    docker: &Docker,
+/// The roster's students, each with the grade already journalled under its
+/// key or the key to grade it under.
+pub struct Plan {
+    entries: Vec<Option<ClassEntry>>,
+    todo: Vec<(usize, Entry, String)>,
+    reused: usize,
+}
+
+/// Hashes each submission (off the async threads) and finds its grade in
+/// `done` (journalled grades by key).
+pub async fn plan(
     lab: &LabSpec,
     roster: &[Entry],
-    journal: Arc<Journal>,
+    done: &HashMap<&str, &Record>,
     options: &Options,
-    progress: Arc<dyn BatchProgress>,
-) -> Outcome {
-    // What each submission is, hashed off the async threads: the key its
-    // grade is journalled under.
-    let mut keyed = Vec::new();
-    for entry in roster {
+) -> Plan {
+    let mut plan = Plan {
+        entries: vec![None; roster.len()],
+        todo: Vec::new(),
+        reused: 0,
+    };
+    for (i, entry) in roster.iter().enumerate() {
         let path = entry.path.clone();
         let limit = lab.build.context_limit_mb;
         let hashed = tokio::task::spawn_blocking(move || submission_sha256(&path, limit))
             .await
             .unwrap_or_else(|e| Err(format!("hashing failed: {e}")));
-        keyed.push((entry, hashed));
-    }
-
-    let done = journal.graded();
-    let mut entries: Vec<Option<ClassEntry>> = vec![None; roster.len()];
-    let mut todo = Vec::new();
-    let mut reused = 0;
-    for (i, (entry, hashed)) in keyed.into_iter().enumerate() {
         let shown = entry.path.display().to_string();
         match hashed {
             Err(problem) => {
                 // Nothing to grade: the roster names no readable folder.
-                entries[i] = Some(ClassEntry {
+                plan.entries[i] = Some(ClassEntry {
                     student: entry.student.clone(),
                     path: shown,
                     report: None,
@@ -113,15 +114,32 @@ pub async fn run(
                         let mut found = record.entry.clone();
                         found.student = entry.student.clone();
                         found.path = shown;
-                        entries[i] = Some(found);
-                        reused += 1;
+                        plan.entries[i] = Some(found);
+                        plan.reused += 1;
                     }
-                    None => todo.push((i, entry.clone(), key)),
+                    None => plan.todo.push((i, entry.clone(), key)),
                 }
             }
         }
     }
+    plan
+}
 
+/// Grades every submission of `roster` that `journal` does not hold a grade
+/// of under the same key, and gives back the whole class's entries.
+pub async fn run(
+    docker: &Docker,
+    lab: &LabSpec,
+    roster: &[Entry],
+    journal: Arc<Journal>,
+    options: &Options,
+    progress: Arc<dyn BatchProgress>,
+) -> Outcome {
+    let Plan {
+        mut entries,
+        todo,
+        reused,
+    } = plan(lab, roster, &journal.graded(), options).await;
     progress.start(todo.len(), reused);
     let jobs = Arc::new(Semaphore::new(options.jobs.max(1)));
     let builds = Arc::new(Semaphore::new(options.builds.max(1)));
@@ -176,14 +194,65 @@ pub async fn run(
             })
         })
         .collect::<Vec<_>>();
-    let errors = errors
-        + entries
-            .iter()
-            .filter(|e| e.attempts == 0 && e.report.is_none())
-            .count();
+    let errors = errors + unreadable(&entries);
     Outcome {
         entries,
         graded,
+        reused,
+        errors,
+    }
+}
+
+/// Entries no grade was even tried for: a folder that cannot be read.
+fn unreadable(entries: &[ClassEntry]) -> usize {
+    entries
+        .iter()
+        .filter(|e| e.attempts == 0 && e.report.is_none())
+        .count()
+}
+
+/// The class as the journals of its shards hold it: each student's grade
+/// under their submission's key as it is now, or, when no journal has one,
+/// an entry saying so. Grades nothing.
+pub async fn merge(
+    lab: &LabSpec,
+    roster: &[Entry],
+    records: &[Record],
+    options: &Options,
+) -> Outcome {
+    let done: HashMap<&str, &Record> = records
+        .iter()
+        .filter(|r| r.entry.report.is_some())
+        .map(|r| (r.key.as_str(), r))
+        .collect();
+    let Plan {
+        mut entries,
+        todo,
+        reused,
+    } = plan(lab, roster, &done, options).await;
+    for (i, entry, key) in todo {
+        // The latest error a shard recorded for it, if any, says why.
+        let error = records
+            .iter()
+            .rev()
+            .find(|r| r.key == key)
+            .and_then(|r| r.entry.error.clone())
+            .unwrap_or_else(|| {
+                "not graded: no journal holds a grade of this submission as it is now".into()
+            });
+        entries[i] = Some(ClassEntry {
+            student: entry.student.clone(),
+            path: entry.path.display().to_string(),
+            report: None,
+            error: Some(error),
+            attempts: 0,
+        });
+    }
+    let entries: Vec<ClassEntry> = entries.into_iter().flatten().collect();
+    let errors = unreadable(&entries);
+    Outcome {
+        entries,
+        graded: 0,
         reused,
         errors,
     }
@@ -269,9 +338,9 @@ fn submission_sha256(dir: &Path, limit_mb: u64) -> Result<String, String> {
     )
 }
 
-/// The lines a batch prints at its end: counts, the scores' spread, the
-/// containers' verdicts and where the outputs are.
-pub fn summary(lab: &LabSpec, outcome: &Outcome, out: &Path) -> String {
+/// The lines a batch prints at its end: counts, the scores' spread and the
+/// containers' verdicts.
+pub fn summary(lab: &LabSpec, outcome: &Outcome) -> String {
     let mut text = format!(
         "{}: {} submission(s): {} graded now, {} found in the journal, {} not graded\n",
         lab.id,
@@ -304,11 +373,5 @@ pub fn summary(lab: &LabSpec, outcome: &Outcome, out: &Path) -> String {
         let counted: Vec<String> = verdicts.iter().map(|(v, n)| format!("{v} {n}")).collect();
         text.push_str(&format!("containers: {}\n", counted.join(", ")));
     }
-    text.push_str(&format!(
-        "wrote {}, {} and a report per graded student in {}\n",
-        out.join("gradebook.csv").display(),
-        out.join("class.json").display(),
-        out.join("reports").display()
-    ));
     text
 }

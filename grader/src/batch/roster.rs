@@ -112,6 +112,34 @@ fn from_csv(file: &Path) -> Result<Vec<Entry>, String> {
     Ok(entries)
 }
 
+/// Shard `index` (from 1) of `count`: the students whose id hashes to it.
+/// Hashing the id, not the position, keeps each student in the same shard
+/// when the roster gains or loses others.
+pub fn shard(entries: Vec<Entry>, index: u32, count: u32) -> Vec<Entry> {
+    use sha2::{Digest, Sha256};
+    entries
+        .into_iter()
+        .filter(|e| {
+            let hash = Sha256::digest(e.student.as_bytes());
+            let n = u64::from_be_bytes(hash[..8].try_into().unwrap_or([0; 8]));
+            n % u64::from(count) == u64::from(index - 1)
+        })
+        .collect()
+}
+
+/// Reads `I/N` (1 ≤ I ≤ N ≤ 1000), as `--shard` takes it.
+pub fn parse_shard(text: &str) -> Result<(u32, u32), String> {
+    let parsed = text
+        .split_once('/')
+        .and_then(|(i, n)| Some((i.trim().parse::<u32>().ok()?, n.trim().parse::<u32>().ok()?)));
+    match parsed {
+        Some((i, n)) if (1..=1000).contains(&n) && (1..=n).contains(&i) => Ok((i, n)),
+        _ => Err(format!(
+            "\"{text}\" is not a shard: give I/N, with 1 <= I <= N <= 1000 (1/4 is the first of four)"
+        )),
+    }
+}
+
 /// A student id names the files of their reports: letters, digits and
 /// `.`, `_`, `-`, `@`, not starting with a dot, at most 100 characters.
 fn check_id(id: &str) -> Result<(), String> {
@@ -151,6 +179,39 @@ mod tests {
             .map(|e| e.student)
             .collect();
         assert_eq!(students, ["alice", "kim", "lee"]);
+    }
+
+    #[test]
+    fn shards_split_a_roster_exactly_and_keep_students_in_place() {
+        let roster: Vec<Entry> = (0..50)
+            .map(|i| Entry {
+                student: format!("s{i}"),
+                path: PathBuf::from(format!("x/{i}")),
+            })
+            .collect();
+        let mut all: Vec<Entry> = (1..=4).flat_map(|i| shard(roster.clone(), i, 4)).collect();
+        assert!((1..=4).all(|i| !shard(roster.clone(), i, 4).is_empty()));
+        all.sort_by(|a, b| a.student.cmp(&b.student));
+        let mut expected = roster.clone();
+        expected.sort_by(|a, b| a.student.cmp(&b.student));
+        assert_eq!(all, expected, "every student in exactly one shard");
+        // A new student moves nobody else.
+        let before = shard(roster.clone(), 2, 4);
+        let mut grown = roster.clone();
+        grown.push(Entry {
+            student: "new".into(),
+            path: PathBuf::from("x/new"),
+        });
+        let after: Vec<Entry> = shard(grown, 2, 4)
+            .into_iter()
+            .filter(|e| e.student != "new")
+            .collect();
+        assert_eq!(before, after);
+        assert_eq!(parse_shard("2/4"), Ok((2, 4)));
+        for bad in ["0/4", "5/4", "1/0", "x", "1/2/3"] {
+            let e = parse_shard(bad).expect_err(bad);
+            assert!(e.contains("is not a shard"), "{e}");
+        }
     }
 
     #[test]
