@@ -7,8 +7,11 @@
 //! - `grade`: the grader's time to grade the reference, beside a bare
 //!   `docker run` + health check of the same image, under hyperfine ([`grade`]);
 //! - `build`: the reference's real Dockerfile built on the cooked builder,
-//!   beside a full build of every dependency ([`build`]).
+//!   beside a full build of every dependency ([`build`]);
+//! - `batch`: a class of prebuilt submissions graded with one, two and four
+//!   grades at once ([`batch`]).
 
+mod batch;
 mod build;
 mod grade;
 mod serve;
@@ -35,6 +38,9 @@ pub enum BenchCommand {
     /// Build the week-8 reference from its Dockerfile with the cooked builder
     /// (first, then after one-line changes) against a full build.
     Build(build::Options),
+    /// Grade a class of prebuilt fixture submissions with `grader batch`,
+    /// serially and with more grades at once; compare throughput and scores.
+    Batch(batch::Options),
 }
 
 pub fn run(command: BenchCommand) -> Result<()> {
@@ -42,6 +48,7 @@ pub fn run(command: BenchCommand) -> Result<()> {
         BenchCommand::Serve(options) => serve::run(&options),
         BenchCommand::Grade(options) => grade::run(&options),
         BenchCommand::Build(options) => build::run(&options),
+        BenchCommand::Batch(options) => batch::run(&options),
     }
 }
 
