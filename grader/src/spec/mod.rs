@@ -340,25 +340,7 @@ impl LabSpec {
             origin: origin.clone(),
             source,
         })?;
-        let mut snapshots = BTreeMap::new();
-        let snap_dir = dir.join("snapshots");
-        if let Ok(entries) = std::fs::read_dir(&snap_dir) {
-            for entry in entries.flatten() {
-                let path: PathBuf = entry.path();
-                if path.extension().is_some_and(|e| e == "snap") {
-                    let name = path
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    let body =
-                        std::fs::read_to_string(&path).map_err(|source| SpecError::Read {
-                            origin: path.display().to_string(),
-                            source,
-                        })?;
-                    snapshots.insert(name, body);
-                }
-            }
-        }
+        let snapshots = read_snapshots(&dir.join("snapshots"))?;
         // The lab's own files: an instructor's, not a submission's.
         let data = |name: &str| {
             std::fs::read_to_string(dir.join(name))
@@ -481,6 +463,29 @@ impl LabSpec {
         }
         Ok(())
     }
+}
+
+/// The `*.snap` files of a `snapshots/` folder by name, if there is one.
+fn read_snapshots(dir: &Path) -> Result<BTreeMap<String, String>, SpecError> {
+    let mut snapshots = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(snapshots);
+    };
+    for entry in entries.flatten() {
+        let path: PathBuf = entry.path();
+        if path.extension().is_some_and(|e| e == "snap") {
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let body = std::fs::read_to_string(&path).map_err(|source| SpecError::Read {
+                origin: path.display().to_string(),
+                source,
+            })?;
+            snapshots.insert(name, body);
+        }
+    }
+    Ok(snapshots)
 }
 
 /// Folds a multi-line message onto one line.

@@ -16,7 +16,7 @@
 //! and points were withheld. The specification's digest covers the overlay,
 //! so a batch regrades the class when the overlay changes.
 
-use super::{CheckSpec, LabSpec, SpecError, Visibility, digest_part};
+use super::{CheckSpec, LabSpec, SpecError, Visibility, digest_part, read_snapshots};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -93,28 +93,4 @@ impl LabSpec {
         self.validate()?;
         Ok(count)
     }
-}
-
-/// The `*.snap` files of an overlay's `snapshots/` folder, if it has one.
-fn read_snapshots(dir: &Path) -> Result<Vec<(String, String)>, SpecError> {
-    let mut snapshots = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(snapshots);
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().is_some_and(|e| e == "snap") {
-            let name = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let body = std::fs::read_to_string(&path).map_err(|source| SpecError::Read {
-                origin: path.display().to_string(),
-                source,
-            })?;
-            snapshots.push((name, body));
-        }
-    }
-    snapshots.sort();
-    Ok(snapshots)
 }
