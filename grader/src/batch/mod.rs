@@ -357,9 +357,14 @@ pub fn summary(lab: &LabSpec, outcome: &Outcome) -> String {
     if !scores.is_empty() {
         scores.sort_unstable();
         let mean = scores.iter().map(|&s| f64::from(s)).sum::<f64>() / scores.len() as f64;
+        // What a report is out of: less the hidden checks' points for students.
+        let max = outcome
+            .entries
+            .iter()
+            .find_map(|e| e.report.as_ref().map(|r| r.score.max))
+            .unwrap_or_else(|| lab.max_points());
         text.push_str(&format!(
-            "scores out of {}: mean {mean:.1}, median {}, lowest {}, highest {}\n",
-            lab.max_points(),
+            "scores out of {max}: mean {mean:.1}, median {}, lowest {}, highest {}\n",
             scores[scores.len() / 2],
             scores[0],
             scores[scores.len() - 1]
