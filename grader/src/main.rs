@@ -472,6 +472,7 @@ async fn run(cli: Cli) -> Result<(), Exit> {
             }
             std::fs::create_dir_all(&out)
                 .map_err(|e| Exit(2, format!("cannot make {}: {e}", out.display())))?;
+            batch::git::fetch(&mut roster, &out.join("clones")).map_err(|e| Exit(2, e))?;
             let journal = journal.unwrap_or_else(|| match shard {
                 Some((i, n)) => out.join(format!("journal-shard-{i}-of-{n}.jsonl")),
                 None => out.join("journal.jsonl"),
@@ -556,7 +557,11 @@ async fn batch_command(then: BatchCommand) -> Result<(), Exit> {
             how,
         } => {
             let lab = how.lab(&lab)?;
-            let roster = batch::roster::read(&roster).map_err(|e| Exit(2, e))?;
+            let mut roster = batch::roster::read(&roster).map_err(|e| Exit(2, e))?;
+            // The shards' clones, where they graded them.
+            for entry in roster.iter_mut().filter(|e| e.git.is_some()) {
+                entry.path = out.join("clones").join(&entry.student);
+            }
             let mut files: Vec<PathBuf> = std::fs::read_dir(&out)
                 .map_err(|e| Exit(2, format!("cannot read {}: {e}", out.display())))?
                 .filter_map(|e| e.ok().map(|e| e.path()))

@@ -8,6 +8,7 @@
 //! unreachable, a judge image missing) is retried with a growing pause; a
 //! submission's own faults are verdicts in its report and are never retried.
 
+pub mod git;
 pub mod journal;
 pub mod kubernetes;
 pub mod outputs;
@@ -84,6 +85,16 @@ pub async fn plan(
         reused: 0,
     };
     for (i, entry) in roster.iter().enumerate() {
+        if let Some(problem) = &entry.problem {
+            plan.entries[i] = Some(ClassEntry {
+                student: entry.student.clone(),
+                path: entry.path.display().to_string(),
+                report: None,
+                error: Some(problem.clone()),
+                attempts: 0,
+            });
+            continue;
+        }
         let path = entry.path.clone();
         let limit = lab.build.context_limit_mb;
         let hashed = tokio::task::spawn_blocking(move || submission_sha256(&path, limit))

@@ -1,5 +1,6 @@
 //! Who is graded: a folder of submission folders (one per student, named for
-//! them), or a roster CSV naming each student's folder.
+//! them), or a roster CSV naming each student's folder, or their repository
+//! and the commit to grade (cloned by [`super::git`]).
 
 use std::path::{Path, PathBuf};
 
@@ -7,7 +8,32 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub student: String,
+    /// The submission's folder (for a repository: where it is cloned).
     pub path: PathBuf,
+    /// A repository to clone and the commit to grade, from a roster CSV.
+    pub git: Option<GitSource>,
+    /// Why there is nothing to grade (the clone failed): recorded for the
+    /// student instead of a grade.
+    pub problem: Option<String>,
+}
+
+/// A student's repository and the commit to grade.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GitSource {
+    pub url: String,
+    pub commit: String,
+}
+
+impl Entry {
+    /// A submission in a folder.
+    pub fn folder(student: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        Entry {
+            student: student.into(),
+            path: path.into(),
+            git: None,
+            problem: None,
+        }
+    }
 }
 
 /// Reads a roster: `source` is a CSV file (header `student,path`; a relative
@@ -48,10 +74,7 @@ fn from_folder(dir: &Path) -> Result<Vec<Entry>, String> {
             continue;
         }
         check_id(name).map_err(|p| format!("{}: {p}", item.path().display()))?;
-        entries.push(Entry {
-            student: name.to_string(),
-            path: item.path(),
-        });
+        entries.push(Entry::folder(name, item.path()));
     }
     entries.sort_by(|a, b| a.student.cmp(&b.student));
     Ok(entries)
@@ -60,7 +83,12 @@ fn from_folder(dir: &Path) -> Result<Vec<Entry>, String> {
 #[derive(serde::Deserialize)]
 struct Row {
     student: String,
+    #[serde(default)]
     path: String,
+    #[serde(default)]
+    repository: String,
+    #[serde(default)]
+    commit: String,
 }
 
 fn from_csv(file: &Path) -> Result<Vec<Entry>, String> {
@@ -72,11 +100,12 @@ fn from_csv(file: &Path) -> Result<Vec<Entry>, String> {
     let header = reader
         .headers()
         .map_err(|e| format!("cannot read the roster {origin}: {}", one_line(&e)))?;
-    if !(header.iter().any(|h| h == "student") && header.iter().any(|h| h == "path")) {
-        let has: Vec<&str> = header.iter().collect();
+    let has = |name: &str| header.iter().any(|h| h == name);
+    if !(has("student") && (has("path") || has("repository"))) {
+        let names: Vec<&str> = header.iter().collect();
         return Err(format!(
-            "{origin}: line 1: the header must name the columns student and path (it names: {})",
-            has.join(", ")
+            "{origin}: line 1: the header must name the columns student and path, or student, repository and commit (it names: {})",
+            names.join(", ")
         ));
     }
     let base = file.parent().unwrap_or(Path::new("."));
@@ -89,25 +118,48 @@ fn from_csv(file: &Path) -> Result<Vec<Entry>, String> {
             _ => format!("{origin}: line {line}: {}", one_line(&e)),
         })?;
         check_id(&row.student).map_err(|p| format!("{origin}: line {line}: {p}"))?;
-        if row.path.contains("://") || row.path.starts_with("git@") {
-            return Err(format!(
-                "{origin}: line {line}: \"{}\" is a URL; give the folder of a local clone",
-                row.path
-            ));
-        }
-        if row.path.is_empty() {
-            return Err(format!("{origin}: line {line}: the path is empty"));
-        }
+        let at = |p: String| format!("{origin}: line {line}: {p}");
+        let entry = match (row.path.is_empty(), row.repository.is_empty()) {
+            (false, true) if row.path.contains("://") || row.path.starts_with("git@") => {
+                return Err(at(format!(
+                    "\"{}\" is a URL: put it in the repository column, with a commit",
+                    row.path
+                )));
+            }
+            (false, true) => Entry::folder(&row.student, base.join(&row.path)),
+            (true, false) => {
+                let commit = row.commit.to_ascii_lowercase();
+                if !(7..=40).contains(&commit.len())
+                    || !commit.chars().all(|c| c.is_ascii_hexdigit())
+                {
+                    return Err(at(format!(
+                        "\"{}\" is not a commit: give the commit to grade, as a hex hash of 7 to 40 digits",
+                        row.commit
+                    )));
+                }
+                if row.repository.starts_with('-') {
+                    return Err(at(format!("\"{}\" is not a repository", row.repository)));
+                }
+                Entry {
+                    git: Some(GitSource {
+                        url: row.repository.clone(),
+                        commit,
+                    }),
+                    ..Entry::folder(&row.student, PathBuf::new())
+                }
+            }
+            (false, false) => {
+                return Err(at("give a path or a repository, not both".into()));
+            }
+            (true, true) => return Err(at("the path is empty".into())),
+        };
         if entries.iter().any(|e| e.student == row.student) {
             return Err(format!(
                 "{origin}: line {line}: student \"{}\" is listed twice",
                 row.student
             ));
         }
-        entries.push(Entry {
-            student: row.student,
-            path: base.join(row.path),
-        });
+        entries.push(entry);
     }
     Ok(entries)
 }
@@ -184,10 +236,7 @@ mod tests {
     #[test]
     fn shards_split_a_roster_exactly_and_keep_students_in_place() {
         let roster: Vec<Entry> = (0..50)
-            .map(|i| Entry {
-                student: format!("s{i}"),
-                path: PathBuf::from(format!("x/{i}")),
-            })
+            .map(|i| Entry::folder(format!("s{i}"), format!("x/{i}")))
             .collect();
         let mut all: Vec<Entry> = (1..=4).flat_map(|i| shard(roster.clone(), i, 4)).collect();
         assert!((1..=4).all(|i| !shard(roster.clone(), i, 4).is_empty()));
@@ -198,10 +247,7 @@ mod tests {
         // A new student moves nobody else.
         let before = shard(roster.clone(), 2, 4);
         let mut grown = roster.clone();
-        grown.push(Entry {
-            student: "new".into(),
-            path: PathBuf::from("x/new"),
-        });
+        grown.push(Entry::folder("new", "x/new"));
         let after: Vec<Entry> = shard(grown, 2, 4)
             .into_iter()
             .filter(|e| e.student != "new")
@@ -237,10 +283,21 @@ mod tests {
                 "student,path\n../x,a\n",
                 "line 2: \"../x\" is not a student id",
             ),
-            ("student,path\nkim,https://github.com/x/y\n", "is a URL"),
+            (
+                "student,path\nkim,https://github.com/x/y\n",
+                "is a URL: put it in the repository column",
+            ),
+            (
+                "student,repository,commit\nkim,https://example.edu/kim.git,main\n",
+                "line 2: \"main\" is not a commit",
+            ),
+            (
+                "student,path,repository,commit\nkim,a,https://example.edu/kim.git,abcdef0\n",
+                "not both",
+            ),
             (
                 "name,folder\nkim,a\n",
-                "line 1: the header must name the columns student and path (it names: name, folder)",
+                "line 1: the header must name the columns student and path, or student, repository and commit (it names: name, folder)",
             ),
             ("student,path\n", "names no submission"),
         ] {
