@@ -41,10 +41,7 @@ struct Diagram {
 /// Checks every page of the built book in `build_dir` that has a diagram.
 /// Returns how many diagrams were checked.
 pub fn check(build_dir: &Path) -> Result<usize> {
-    let chromium = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find_map(cmd::find_on_path)
-        .ok_or_else(|| cmd::missing_tool("chromium"))?;
+    let chromium = chromium()?;
     let copy = tempfile::tempdir().context("creating a folder for a copy of the book")?;
     copy_tree(build_dir, copy.path())?;
     let mut problems = Vec::new();
@@ -72,6 +69,14 @@ pub fn check(build_dir: &Path) -> Result<usize> {
         bail!("{} diagram problem(s) in the book: {first}", problems.len());
     }
     Ok(checked)
+}
+
+/// The headless browser the book is checked in.
+pub fn chromium() -> Result<PathBuf> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find_map(cmd::find_on_path)
+        .ok_or_else(|| cmd::missing_tool("chromium"))
 }
 
 /// The built pages that hold a diagram; `print.html` repeats them all.

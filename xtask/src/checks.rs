@@ -11,7 +11,7 @@ use pulldown_cmark::{Event, LinkType, Options, Parser, Tag, TagEnd};
 use regex::Regex;
 
 use crate::step::step;
-use crate::{book_diagrams, cmd, workspace};
+use crate::{book_diagrams, cmd, translation, workspace};
 
 /// `cargo fmt --check` and `cargo clippy -D warnings` over the workspace, then
 /// over each lab's starter, which lives outside the workspace (a student's
@@ -69,29 +69,41 @@ fn workspace_lint() -> Result<()> {
 /// `mdbook build` and `mdbook test`, then the book's internal links. mdBook
 /// reports a missing include as an ERROR line but still exits 0, so any ERROR or
 /// WARN line fails the step; it does not look at links at all.
-pub fn book() -> Result<()> {
-    for sub in ["build", "test"] {
+pub fn book(build_only: bool) -> Result<()> {
+    let build = workspace::root().join("book").join("build");
+    let subs: &[&str] = if build_only {
+        &["build"]
+    } else {
+        &["build", "test"]
+    };
+    for sub in subs {
         step(&format!("mdbook {sub}"), || {
             let mut command = std::process::Command::new("mdbook");
             command.arg(sub).current_dir(workspace::root());
-            let out = cmd::output_raw(&mut command)?;
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let bad: Vec<&str> = stderr
-                .lines()
-                .filter(|l| l.contains("ERROR") || l.contains("WARN"))
-                .collect();
-            if !out.status.success() || !bad.is_empty() {
-                eprint!("{stderr}");
-                bail!(
-                    "`mdbook {sub}` reported problems: {}",
-                    bad.first().copied().unwrap_or("see above")
-                );
-            }
-            Ok(())
+            mdbook_clean(&mut command, sub)
         })?;
     }
+    if !build_only {
+        step(
+            "translations in step with the English book",
+            translation::check,
+        )?;
+    }
+    // After the English build, which empties book/build first.
+    for language in translation::LANGUAGES {
+        for sub in subs {
+            step(&format!("mdbook {sub}, {} edition", language.code), || {
+                mdbook_clean(&mut translation::mdbook(sub, language, &build), sub)
+            })?;
+        }
+    }
+    if build_only {
+        return Ok(());
+    }
+    step("language switch and Korean fonts", || {
+        translation::check_pages(&build)
+    })?;
     step("book diagrams in headless Chromium", || {
-        let build = workspace::root().join("book").join("build");
         let checked = book_diagrams::check(&build)?;
         eprintln!("    {checked} diagrams drawn, none too small or broken");
         Ok(())
@@ -107,6 +119,24 @@ pub fn book() -> Result<()> {
             None => Ok(()),
         }
     })
+}
+
+/// Runs an mdbook command; a failure, or any ERROR or WARN line, is an error.
+fn mdbook_clean(command: &mut std::process::Command, sub: &str) -> Result<()> {
+    let out = cmd::output_raw(command)?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let bad: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("ERROR") || l.contains("WARN"))
+        .collect();
+    if !out.status.success() || !bad.is_empty() {
+        eprint!("{stderr}");
+        bail!(
+            "`mdbook {sub}` reported problems: {}",
+            bad.first().copied().unwrap_or("see above")
+        );
+    }
+    Ok(())
 }
 
 /// A reference from a book source file to another file.

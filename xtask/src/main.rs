@@ -21,6 +21,7 @@ mod rootfs_tar;
 mod rubric_strength;
 mod step;
 mod test;
+mod translation;
 mod workspace;
 
 use std::process::ExitCode;
@@ -79,10 +80,22 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         nextest_args: Vec<String>,
     },
-    /// The book alone: mdbook build and test, every diagram drawn in headless
-    /// Chromium at 1280 px (rendered, text at least 11.5 px, nothing wider
-    /// than its box), and the links.
-    Book,
+    /// The book alone: mdbook build and test of the English book and of each
+    /// translation, the translations in step with the English (none
+    /// untranslated or fuzzy), the language switch, every diagram drawn in
+    /// headless Chromium at 1280 px (rendered, text at least 11.5 px, nothing
+    /// wider than its box), and the links.
+    Book {
+        /// Only build the editions into book/build/ (the Pages workflow):
+        /// no tests, no checks.
+        #[arg(long)]
+        build_only: bool,
+    },
+    /// The translations: extract the English book's messages into
+    /// po/messages.pot again and merge them into each catalogue (po/ko.po),
+    /// new messages untranslated and changed ones fuzzy, for a translator to
+    /// finish (po/README.md).
+    Po,
     /// Base images, then grade the week08 reference solution with the grader.
     Demo,
     /// Remove the local base images, the judge images and the grader's cache
@@ -109,7 +122,8 @@ fn main() -> ExitCode {
         Command::Fixtures => fixtures::run().map(|_| ExitCode::SUCCESS),
         Command::Labs { check } => labs::run(check),
         Command::Test { nextest_args } => test::run(&nextest_args),
-        Command::Book => checks::book().map(|()| ExitCode::SUCCESS),
+        Command::Book { build_only } => checks::book(build_only).map(|()| ExitCode::SUCCESS),
+        Command::Po => translation::update().map(|()| ExitCode::SUCCESS),
         Command::Demo => demo::run(),
         Command::CleanImages => clean::clean_images().map(|_| ExitCode::SUCCESS),
         Command::RubricStrength(opts) => rubric_strength::run(opts).map(|()| ExitCode::SUCCESS),

@@ -72,6 +72,6 @@ pub fn run(nextest_args: &[String]) -> Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     }
-    checks::book()?;
+    checks::book(false)?;
     Ok(ExitCode::SUCCESS)
 }
