@@ -93,16 +93,17 @@ pub fn book(build_only: bool) -> Result<()> {
     for language in translation::LANGUAGES {
         for sub in subs {
             step(&format!("mdbook {sub}, {} edition", language.code), || {
-                mdbook_clean(&mut translation::mdbook(sub, language, &build), sub)
+                mdbook_clean(&mut translation::mdbook(sub, language, &build)?, sub)
             })?;
         }
     }
     if build_only {
         return Ok(());
     }
-    step("language switch and Korean fonts", || {
-        translation::check_pages(&build)
-    })?;
+    step(
+        "translated pages: structure, anchors, language switch, font",
+        || translation::check_pages(&build),
+    )?;
     step("book diagrams in headless Chromium", || {
         let checked = book_diagrams::check(&build)?;
         eprintln!("    {checked} diagrams drawn, none too small or broken");

@@ -184,10 +184,38 @@ fn catalogue_problems(po: &Path, pot: &Path) -> Result<Vec<String>> {
     Ok(problems)
 }
 
+/// The English book's published address and repository, from book.toml, for
+/// the translations' own: `<site-url><code>/`, and "Suggest an edit" opening
+/// the catalogue instead of the English chapter.
+#[derive(serde::Deserialize)]
+struct Html {
+    #[serde(rename = "site-url")]
+    site_url: String,
+    #[serde(rename = "git-repository-url")]
+    repository: String,
+}
+
+fn english_html() -> Result<Html> {
+    #[derive(serde::Deserialize)]
+    struct Output {
+        html: Html,
+    }
+    #[derive(serde::Deserialize)]
+    struct BookToml {
+        output: Output,
+    }
+    let path = workspace::root().join("book.toml");
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let book: BookToml =
+        toml::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+    Ok(book.output.html)
+}
+
 /// The `mdbook build` or `mdbook test` command for a translation; a build
 /// goes into `<English build>/<code>/`, so it must come after the English
 /// one (mdBook empties its build folder first).
-pub fn mdbook(sub: &str, language: &Language, english_build: &Path) -> Command {
+pub fn mdbook(sub: &str, language: &Language, english_build: &Path) -> Result<Command> {
+    let html = english_html()?;
     let mut command = Command::new("mdbook");
     command
         .arg(sub)
@@ -195,22 +223,18 @@ pub fn mdbook(sub: &str, language: &Language, english_build: &Path) -> Command {
         .env("MDBOOK_BOOK__LANGUAGE", language.code)
         .env("MDBOOK_BOOK__TITLE", language.title)
         .env("MDBOOK_BOOK__DESCRIPTION", language.description)
-        // "Suggest an edit" on a translated page opens its catalogue.
         .env(
             "MDBOOK_OUTPUT__HTML__EDIT_URL_TEMPLATE",
-            format!(
-                "https://github.com/mlops-rust-course/mlops-rust-course/edit/main/po/{}.po",
-                language.code
-            ),
+            format!("{}/edit/main/po/{}.po", html.repository, language.code),
         )
         .env(
             "MDBOOK_OUTPUT__HTML__SITE_URL",
-            format!("/mlops-rust-course/{}/", language.code),
+            format!("{}{}/", html.site_url, language.code),
         );
     if sub == "build" {
         command.arg("-d").arg(english_build.join(language.code));
     }
-    command
+    Ok(command)
 }
 
 /// Pages whose language switch is followed both ways: the front page, a
@@ -366,23 +390,25 @@ fn structure_problems(english: &Path, translated: &Path) -> Result<Vec<String>> 
 
 /// The English build's chapter pages (not the translations under it).
 fn chapter_pages(english: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    workspace::walk(english, english, &mut files)?;
     let mut pages = Vec::new();
-    let mut stack = vec![english.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir)? {
-            let path = entry?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if path.is_dir() {
-                let translation = dir == english && LANGUAGES.iter().any(|l| l.code == name);
-                if !translation {
-                    stack.push(path);
-                }
-            } else if name.ends_with(".html")
-                && !["print.html", "toc.html", "404.html"].contains(&name)
-                && fs::read_to_string(&path).is_ok_and(|t| t.contains("<main>"))
-            {
-                pages.push(path);
-            }
+    for file in files {
+        let path = Path::new(&file);
+        let top = path
+            .components()
+            .next()
+            .and_then(|c| c.as_os_str().to_str());
+        let translation =
+            path.components().count() > 1 && LANGUAGES.iter().any(|l| Some(l.code) == top);
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let page = english.join(path);
+        if !translation
+            && name.ends_with(".html")
+            && !["print.html", "toc.html", "404.html"].contains(&name)
+            && fs::read_to_string(&page).is_ok_and(|t| t.contains("<main>"))
+        {
+            pages.push(page);
         }
     }
     pages.sort();
